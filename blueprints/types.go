@@ -1,0 +1,190 @@
+package blueprints
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// APIVersion and Kind identify a blueprint file.
+const (
+	APIVersion = "rekindle.dev/v1alpha1"
+	Kind       = "Blueprint"
+	// FileName is the blueprint file at the root of a blueprint repo.
+	FileName = "rekindle.yaml"
+)
+
+// Providers lists the cluster providers a blueprint may name.
+var Providers = []string{"kwok", "kind", "capi", "existing"}
+
+// Blueprint is the content of rekindle.yaml.
+type Blueprint struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+}
+
+// Metadata names the blueprint.
+type Metadata struct {
+	Name string `json:"name"`
+}
+
+// Spec holds the environments a blueprint can build.
+type Spec struct {
+	Environments []Environment `json:"environments"`
+}
+
+// Environment is one deployable unit: infrastructure plus the clusters on it.
+type Environment struct {
+	Name     string    `json:"name"`
+	Infra    *Infra    `json:"infra,omitempty"`
+	Secrets  *Secrets  `json:"secrets,omitempty"`
+	Recovery *Recovery `json:"recovery,omitempty"`
+	Clusters []Cluster `json:"clusters"`
+}
+
+// Infra is what must exist before clusters can be created.
+type Infra struct {
+	Terraform *Terraform `json:"terraform,omitempty"`
+}
+
+// Terraform runs a Terraform root module from the repo.
+type Terraform struct {
+	// Dir is the root module, relative to the repo root.
+	Dir string `json:"dir"`
+	// Vars are passed as -var name=value (values are rendered as HCL/JSON).
+	Vars map[string]any `json:"vars,omitempty"`
+	// Workspace selects a Terraform workspace; empty means "default".
+	Workspace string `json:"workspace,omitempty"`
+	// Backend, when set, replaces the default local state under the state dir
+	// with the given backend configuration (-backend-config key=value pairs).
+	Backend map[string]string `json:"backendConfig,omitempty"`
+}
+
+// Secrets says how encrypted files in the repo are decrypted.
+type Secrets struct {
+	SOPS *SOPS `json:"sops,omitempty"`
+}
+
+// SOPS decrypts files encrypted for age recipients.
+type SOPS struct {
+	// AgeKeyFile is read when neither SOPS_AGE_KEY nor SOPS_AGE_KEY_FILE is set.
+	AgeKeyFile string `json:"ageKeyFile,omitempty"`
+}
+
+// Recovery holds the recovery objectives of an environment.
+type Recovery struct {
+	RTO Duration `json:"rto,omitempty"`
+}
+
+// Cluster is one Kubernetes cluster of an environment.
+type Cluster struct {
+	Name     string           `json:"name"`
+	Provider string           `json:"provider"`
+	Kwok     *KwokCluster     `json:"kwok,omitempty"`
+	Kind     *KindCluster     `json:"kind,omitempty"`
+	CAPI     *CAPICluster     `json:"capi,omitempty"`
+	Existing *ExistingCluster `json:"existing,omitempty"`
+	Agent    *Agent           `json:"agent,omitempty"`
+	// Workloads are applied in dependsOn order.
+	Workloads []Workload `json:"workloads,omitempty"`
+}
+
+// KwokCluster configures a kwok cluster (simulated nodes, real control plane).
+type KwokCluster struct {
+	Nodes int `json:"nodes,omitempty"`
+}
+
+// KindCluster configures a kind cluster (nodes are containers).
+type KindCluster struct {
+	Config    string `json:"config,omitempty"`
+	NodeImage string `json:"nodeImage,omitempty"`
+}
+
+// CAPICluster creates the cluster through Cluster API on a management cluster.
+type CAPICluster struct {
+	Management string `json:"management"`
+	Manifests  string `json:"manifests"`
+}
+
+// ExistingCluster points at a cluster rekindle does not own.
+type ExistingCluster struct {
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	Context    string `json:"context,omitempty"`
+}
+
+// Agent configures the in-cluster sync agent.
+type Agent struct {
+	Interval Duration `json:"interval,omitempty"`
+	// Prune deletes objects removed from Git (default true).
+	Prune *bool `json:"prune,omitempty"`
+	// AllowEmpty lets a render with no objects prune everything.
+	AllowEmpty bool `json:"allowEmpty,omitempty"`
+}
+
+// Workload is one unit of replay: a directory of YAML, a kustomization or a Helm chart.
+type Workload struct {
+	Name string `json:"name"`
+	// Path is a directory of YAML files or a kustomization, relative to the repo root.
+	Path string `json:"path,omitempty"`
+	// Helm installs a chart from the repo as a Helm release.
+	Helm *HelmWorkload `json:"helm,omitempty"`
+	// Namespace is set on namespaced objects that have none (plain and kustomize).
+	Namespace string `json:"namespace,omitempty"`
+	// DependsOn names workloads of the same cluster that must be healthy first.
+	DependsOn []string `json:"dependsOn,omitempty"`
+}
+
+// HelmWorkload is a chart directory (or packaged .tgz) in the repo.
+type HelmWorkload struct {
+	Chart       string         `json:"chart"`
+	ReleaseName string         `json:"releaseName,omitempty"`
+	Namespace   string         `json:"namespace,omitempty"`
+	ValuesFiles []string       `json:"valuesFiles,omitempty"`
+	Values      map[string]any `json:"values,omitempty"`
+}
+
+// Release returns the Helm release name (the workload name by default).
+func (w Workload) Release() string {
+	if w.Helm != nil && w.Helm.ReleaseName != "" {
+		return w.Helm.ReleaseName
+	}
+	return w.Name
+}
+
+// SourceKind says where a workload's objects come from: "helm", "kustomize" or "plain".
+// Kustomize versus plain needs the repo, see Render.
+func (w Workload) isHelm() bool { return w.Helm != nil }
+
+// Duration is a time.Duration written as "10m" or "90s" in YAML.
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON parses a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"10m\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use a form like 90s, 10m, 1h)", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// Environment returns the environment called name.
+func (b *Blueprint) Environment(name string) (*Environment, error) {
+	var names []string
+	for i := range b.Spec.Environments {
+		if b.Spec.Environments[i].Name == name {
+			return &b.Spec.Environments[i], nil
+		}
+		names = append(names, b.Spec.Environments[i].Name)
+	}
+	return nil, fmt.Errorf("environment %q not found in %s (have: %v)", name, FileName, names)
+}

@@ -1,0 +1,269 @@
+package blueprints
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+)
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// validate checks what the schema cannot: required fields, names, paths,
+// providers and dependsOn. Every problem is reported.
+func (r *Repo) validate() error {
+	p := &problems{file: r.file, lines: r.lines}
+	bp := r.Blueprint
+	if bp.APIVersion != APIVersion {
+		p.add("apiVersion", "must be %q, got %q", APIVersion, bp.APIVersion)
+	}
+	if bp.Kind != Kind {
+		p.add("kind", "must be %q, got %q", Kind, bp.Kind)
+	}
+	if bp.Metadata.Name == "" {
+		p.add("metadata.name", "is required")
+	}
+	if len(bp.Spec.Environments) == 0 {
+		p.add("spec.environments", "at least one environment is required")
+	}
+	envNames := map[string]bool{}
+	for i := range bp.Spec.Environments {
+		r.validateEnvironment(p, fmt.Sprintf("spec.environments[%d]", i), &bp.Spec.Environments[i], envNames)
+	}
+	return p.err()
+}
+
+func (r *Repo) validateEnvironment(p *problems, path string, env *Environment, seen map[string]bool) {
+	checkName(p, path+".name", env.Name, seen)
+	if env.Infra != nil && env.Infra.Terraform != nil {
+		tf := env.Infra.Terraform
+		if tf.Dir == "" {
+			p.add(path+".infra.terraform.dir", "is required")
+		} else {
+			r.checkDir(p, path+".infra.terraform.dir", tf.Dir)
+		}
+	}
+	if env.Recovery != nil && env.Recovery.RTO.Duration < 0 {
+		p.add(path+".recovery.rto", "must not be negative")
+	}
+	hasInfra := env.Infra != nil && env.Infra.Terraform != nil
+	if len(env.Clusters) == 0 {
+		p.add(path+".clusters", "at least one cluster is required")
+	}
+	clusterNames := map[string]bool{}
+	for i := range env.Clusters {
+		c := &env.Clusters[i]
+		cp := fmt.Sprintf("%s.clusters[%d]", path, i)
+		if strings.Contains(c.Name, "{{") {
+			checkTemplate(p, cp+".name", c.Name, hasInfra)
+		} else {
+			checkName(p, cp+".name", c.Name, clusterNames)
+		}
+		r.validateCluster(p, cp, c, env, hasInfra)
+	}
+}
+
+func (r *Repo) validateCluster(p *problems, path string, c *Cluster, env *Environment, hasInfra bool) {
+	switch c.Provider {
+	case "":
+		p.add(path+".provider", "is required (one of %s)", strings.Join(Providers, ", "))
+	case "kwok", "kind", "existing", "capi":
+	default:
+		p.add(path+".provider", "unknown provider %q (want one of %s)", c.Provider, strings.Join(Providers, ", "))
+	}
+	if c.Kwok != nil && c.Kwok.Nodes < 0 {
+		p.add(path+".kwok.nodes", "must not be negative")
+	}
+	if c.Kind != nil && c.Kind.Config != "" {
+		r.checkFile(p, path+".kind.config", c.Kind.Config)
+	}
+	if c.Provider == "capi" {
+		if c.CAPI == nil {
+			p.add(path+".capi", "is required for provider capi")
+		} else {
+			if c.CAPI.Management == "" {
+				p.add(path+".capi.management", "is required: the name of another cluster of this environment")
+			} else if c.CAPI.Management == c.Name || !slices.ContainsFunc(env.Clusters, func(o Cluster) bool { return o.Name == c.CAPI.Management }) {
+				p.add(path+".capi.management", "%q is not another cluster of environment %q", c.CAPI.Management, env.Name)
+			}
+			if c.CAPI.Manifests == "" {
+				p.add(path+".capi.manifests", "is required")
+			} else {
+				r.checkDir(p, path+".capi.manifests", c.CAPI.Manifests)
+			}
+		}
+	}
+	if c.Existing != nil {
+		checkTemplate(p, path+".existing.kubeconfig", c.Existing.Kubeconfig, hasInfra)
+		checkTemplate(p, path+".existing.context", c.Existing.Context, hasInfra)
+	}
+	if c.Agent != nil && c.Agent.Interval.Duration < 0 {
+		p.add(path+".agent.interval", "must not be negative")
+	}
+	names := map[string]bool{}
+	for i := range c.Workloads {
+		r.validateWorkload(p, fmt.Sprintf("%s.workloads[%d]", path, i), &c.Workloads[i], names)
+	}
+	checkDependsOn(p, path, c.Workloads)
+}
+
+func (r *Repo) validateWorkload(p *problems, path string, w *Workload, seen map[string]bool) {
+	checkName(p, path+".name", w.Name, seen)
+	switch {
+	case w.Path == "" && w.Helm == nil:
+		p.add(path, "needs either path (a YAML directory or kustomization) or helm (a chart)")
+	case w.Path != "" && w.Helm != nil:
+		p.add(path, "has both path and helm; a workload has one source")
+	case w.Path != "":
+		r.checkDir(p, path+".path", w.Path)
+	default:
+		if w.Helm.Chart == "" {
+			p.add(path+".helm.chart", "is required")
+		} else if abs, err := r.Path(w.Helm.Chart); err != nil {
+			p.add(path+".helm.chart", "%v", err)
+		} else if !isChart(abs) {
+			p.add(path+".helm.chart", "%q is not a Helm chart (no Chart.yaml, and not a .tgz)", w.Helm.Chart)
+		}
+		for i, f := range w.Helm.ValuesFiles {
+			r.checkFile(p, fmt.Sprintf("%s.helm.valuesFiles[%d]", path, i), f)
+		}
+		if w.Helm.Namespace != "" && !dnsLabel.MatchString(w.Helm.Namespace) {
+			p.add(path+".helm.namespace", "%q is not a valid namespace name", w.Helm.Namespace)
+		}
+	}
+	if w.Namespace != "" && !dnsLabel.MatchString(w.Namespace) {
+		p.add(path+".namespace", "%q is not a valid namespace name", w.Namespace)
+	}
+}
+
+func isChart(p string) bool {
+	if strings.HasSuffix(p, ".tgz") {
+		fi, err := os.Stat(p)
+		return err == nil && fi.Mode().IsRegular()
+	}
+	_, err := os.Stat(filepath.Join(p, "Chart.yaml"))
+	return err == nil
+}
+
+// checkDependsOn reports unknown names, self references and cycles.
+func checkDependsOn(p *problems, path string, ws []Workload) {
+	index := map[string]int{}
+	for i, w := range ws {
+		index[w.Name] = i
+	}
+	for i, w := range ws {
+		for j, d := range w.DependsOn {
+			dp := fmt.Sprintf("%s.workloads[%d].dependsOn[%d]", path, i, j)
+			switch _, ok := index[d]; {
+			case d == w.Name:
+				p.add(dp, "workload %q depends on itself", w.Name)
+			case !ok:
+				p.add(dp, "unknown workload %q (workloads of this cluster: %s)", d, strings.Join(workloadNames(ws), ", "))
+			}
+		}
+	}
+	if cycle := findCycle(ws, index); cycle != nil {
+		p.add(fmt.Sprintf("%s.workloads[%d].dependsOn", path, index[cycle[0]]), "dependsOn cycle: %s", strings.Join(cycle, " -> "))
+	}
+}
+
+// findCycle returns one dependsOn cycle as a list of names (first == last), or nil.
+func findCycle(ws []Workload, index map[string]int) []string {
+	const (
+		unvisited = iota
+		active
+		done
+	)
+	state := make([]int, len(ws))
+	var stack []string
+	var visit func(i int) []string
+	visit = func(i int) []string {
+		state[i] = active
+		stack = append(stack, ws[i].Name)
+		for _, d := range ws[i].DependsOn {
+			j, ok := index[d]
+			if !ok || j == i {
+				continue
+			}
+			switch state[j] {
+			case active:
+				start := slices.Index(stack, d)
+				return append(slices.Clone(stack[start:]), d)
+			case unvisited:
+				if c := visit(j); c != nil {
+					return c
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[i] = done
+		return nil
+	}
+	for i := range ws {
+		if state[i] == unvisited {
+			if c := visit(i); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+func workloadNames(ws []Workload) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.Name
+	}
+	return out
+}
+
+func checkName(p *problems, path, name string, seen map[string]bool) {
+	switch {
+	case name == "":
+		p.add(path, "is required")
+	case !dnsLabel.MatchString(name) || len(name) > 63:
+		p.add(path, "%q is not a valid name (lowercase letters, digits and '-', at most 63 characters)", name)
+	case seen[name]:
+		p.add(path, "duplicate name %q", name)
+	}
+	seen[name] = true
+}
+
+// checkTemplate checks a field that may use {{ .Infra.Outputs.NAME }}.
+func checkTemplate(p *problems, path, s string, hasInfra bool) {
+	if !strings.Contains(s, "{{") {
+		return
+	}
+	if _, err := template.New(path).Option("missingkey=error").Parse(s); err != nil {
+		p.add(path, "bad template: %v", err)
+		return
+	}
+	if !hasInfra {
+		p.add(path, "uses a template but the environment has no infra.terraform to provide outputs")
+	}
+}
+
+func (r *Repo) checkDir(p *problems, path, rel string) {
+	abs, err := r.Path(rel)
+	if err != nil {
+		p.add(path, "%v", err)
+		return
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		p.add(path, "%q is not a directory", rel)
+	}
+}
+
+func (r *Repo) checkFile(p *problems, path, rel string) {
+	abs, err := r.Path(rel)
+	if err != nil {
+		p.add(path, "%v", err)
+		return
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.Mode().IsRegular() {
+		p.add(path, "%q is not a regular file", rel)
+	}
+}
