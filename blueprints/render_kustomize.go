@@ -17,11 +17,14 @@ func renderKustomize(dir string) ([]*unstructured.Unstructured, error) {
 	}
 	var out []*unstructured.Unstructured
 	for _, r := range res.Resources() {
-		m, err := r.Map()
+		js, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build: %s: %w", r.CurId(), err)
 		}
-		u := &unstructured.Unstructured{Object: m}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(js); err != nil {
+			return nil, fmt.Errorf("kustomize build: %s: %w", r.CurId(), err)
+		}
 		if err := checkObject(u); err != nil {
 			return nil, fmt.Errorf("kustomize build: %w", err)
 		}

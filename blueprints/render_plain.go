@@ -1,7 +1,9 @@
 package blueprints
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
 )
 
 // renderPlain reads every .yaml, .yml and .json file under dir, recursively,
@@ -57,22 +60,42 @@ func (r *Repo) rel(path string) string {
 }
 
 // decodeObjects splits a multi-document YAML (or JSON) stream into objects,
-// skipping empty documents and flattening List kinds.
+// skipping empty documents and flattening List kinds. Numbers come out as
+// int64 or float64, as client-go expects of unstructured objects.
 func decodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var out []*unstructured.Unstructured
 	for doc := 1; ; doc++ {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
+		raw, err := reader.Read()
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return out, nil
 			}
 			return nil, fmt.Errorf("document %d: %w", doc, err)
 		}
-		if len(m) == 0 {
+		js, err := yaml.YAMLToJSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", doc, err)
+		}
+		if t := bytes.TrimSpace(js); bytes.Equal(t, []byte("null")) || bytes.Equal(t, []byte("{}")) {
 			continue
 		}
-		u := &unstructured.Unstructured{Object: m}
+		if !bytes.HasPrefix(bytes.TrimSpace(js), []byte("{")) {
+			return nil, fmt.Errorf("document %d: not a Kubernetes object: a mapping with apiVersion, kind and metadata is expected", doc)
+		}
+		var probe unstructured.Unstructured
+		if err := json.Unmarshal(js, &probe.Object); err != nil {
+			return nil, fmt.Errorf("document %d: %w", doc, err)
+		}
+		if !probe.IsList() {
+			if err := checkObject(&probe); err != nil {
+				return nil, fmt.Errorf("document %d: %w", doc, err)
+			}
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(js); err != nil {
+			return nil, fmt.Errorf("document %d: %w", doc, err)
+		}
 		if u.IsList() {
 			list, err := u.ToList()
 			if err != nil {
@@ -86,9 +109,6 @@ func decodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
 				out = append(out, &item)
 			}
 			continue
-		}
-		if err := checkObject(u); err != nil {
-			return nil, fmt.Errorf("document %d: %w", doc, err)
 		}
 		out = append(out, u)
 	}

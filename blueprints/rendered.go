@@ -36,9 +36,9 @@ type RenderedHelm struct {
 	ReleaseName string `json:"releaseName"`
 	Namespace   string `json:"namespace"`
 	// ChartPath is the absolute path of the chart directory or archive.
-	ChartPath    string         `json:"chartPath"`
-	ChartName    string         `json:"chartName"`
-	ChartVersion string         `json:"chartVersion"`
+	ChartPath    string `json:"chartPath"`
+	ChartName    string `json:"chartName"`
+	ChartVersion string `json:"chartVersion"`
 	// Values are the merged values (files in order, then inline values).
 	Values map[string]any `json:"-"`
 }
