@@ -1,0 +1,32 @@
+# rekindle: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /usr/bin/env bash
+GO ?= go
+BIN := bin/rekindle
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/rekindle-dev/rekindle/cmd/rekindle/app.version=$(VERSION)
+# Tests that start kwok clusters need the local-cluster binaries; `make tools`
+# builds them once into ~/.cache/rekindle (about ten minutes the first time).
+TEST_TIMEOUT ?= 45m
+
+.PHONY: all build tools test vet demo bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/rekindle
+
+tools:
+	@hack/install-cluster-tools.sh >/dev/null
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+test: tools vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+demo: build tools
+	hack/demo.sh
+
+clean:
+	rm -rf bin
