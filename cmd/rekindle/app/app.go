@@ -104,8 +104,20 @@ differences, 2 bad usage or bad input.`,
 		newVersionCmd(g),
 		newBlueprintCmd(g),
 	)
-	root.Args = cobra.NoArgs
-	return root
+	return asGroup(root)
+}
+
+// asGroup makes a command that only holds subcommands print its help when
+// called alone and refuse an unknown subcommand (exit 2).
+func asGroup(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErrorf("unknown command %q for %q", args[0], c.CommandPath())
+		}
+		return nil
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	return cmd
 }
 
 func defaultStateDir() string {
@@ -134,7 +146,7 @@ func usageErrorf(format string, args ...any) error {
 func exitCode(err error) int {
 	var ue *usageError
 	var ie *blueprints.InvalidError
-	if errors.As(err, &ue) || errors.As(err, &ie) {
+	if errors.As(err, &ue) || errors.As(err, &ie) || errors.Is(err, blueprints.ErrRefOnDir) {
 		return ExitUsage
 	}
 	var ec interface{ ExitCode() int }

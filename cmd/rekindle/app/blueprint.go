@@ -20,7 +20,7 @@ func newBlueprintCmd(g *globals) *cobra.Command {
 		Short: "Check and render a blueprint without touching any cluster",
 	}
 	cmd.AddCommand(newBlueprintValidateCmd(g), newBlueprintRenderCmd(g), newBlueprintPlanCmd(g))
-	return cmd
+	return asGroup(cmd)
 }
 
 func newBlueprintValidateCmd(g *globals) *cobra.Command {
