@@ -1,0 +1,160 @@
+package agent
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"k8s.io/client-go/rest"
+)
+
+// chartFS holds the agent's Helm chart.
+//
+//go:embed all:chart
+var chartFS embed.FS
+
+// ReleaseName is the Helm release of the agent, installed in SystemNamespace.
+const ReleaseName = "rekindle-agent"
+
+// DefaultImage is the agent's image repository.
+const DefaultImage = "ghcr.io/rekindle-dev/rekindle"
+
+// InstallValues configure the agent chart.
+type InstallValues struct {
+	// Image repository (default DefaultImage) and Version, the image tag
+	// (default "latest").
+	Image   string
+	Version string
+	// Blueprint is the blueprint source (a Git URL), Ref the branch, tag or
+	// commit, Environment and Cluster what the agent renders.
+	Blueprint   string
+	Ref         string
+	Environment string
+	Cluster     string
+	// Interval between passes (default 1m).
+	Interval time.Duration
+	// SkipDeployment installs the CRD, RBAC and the credentials Secret only
+	// (agent.deploy=false): on kwok the agent runs as a host process because
+	// pods are simulated.
+	SkipDeployment bool
+	// Git credentials and the SOPS age key, stored in a Secret. Never printed.
+	GitUsername   string
+	GitToken      string
+	GitSSHKey     string
+	GitKnownHosts string
+	AgeKey        string
+	// Timeout of the Helm operation (default 5m).
+	Timeout time.Duration
+	// Log receives progress lines; nil discards them. Values are never logged.
+	Log func(format string, args ...any)
+}
+
+// String describes the values with secrets redacted.
+func (v InstallValues) String() string {
+	red := func(s string) string {
+		if s == "" {
+			return `""`
+		}
+		return "<redacted>"
+	}
+	return fmt.Sprintf("{Image:%s Version:%s Blueprint:%s Ref:%s Environment:%s Cluster:%s Interval:%s SkipDeployment:%t GitUsername:%s GitToken:%s GitSSHKey:%s GitKnownHosts:%s AgeKey:%s}",
+		v.Image, v.Version, v.Blueprint, v.Ref, v.Environment, v.Cluster, v.Interval, v.SkipDeployment,
+		v.GitUsername, red(v.GitToken), red(v.GitSSHKey), red(v.GitKnownHosts), red(v.AgeKey))
+}
+
+// GoString redacts secrets from %#v too.
+func (v InstallValues) GoString() string { return "agent.InstallValues" + v.String() }
+
+// helmValues maps InstallValues onto the chart's values.yaml.
+func (v InstallValues) helmValues() map[string]any {
+	image := v.Image
+	if image == "" {
+		image = DefaultImage
+	}
+	tag := v.Version
+	if tag == "" {
+		tag = "latest"
+	}
+	ref := v.Ref
+	if ref == "" {
+		ref = "main"
+	}
+	interval := v.Interval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	return map[string]any{
+		"image": map[string]any{"repository": image, "tag": tag},
+		"agent": map[string]any{
+			"deploy":      !v.SkipDeployment,
+			"blueprint":   v.Blueprint,
+			"ref":         ref,
+			"environment": v.Environment,
+			"cluster":     v.Cluster,
+			"interval":    interval.String(),
+		},
+		"git":  map[string]any{"username": v.GitUsername, "token": v.GitToken, "sshKey": v.GitSSHKey, "knownHosts": v.GitKnownHosts},
+		"sops": map[string]any{"ageKey": v.AgeKey},
+	}
+}
+
+// Chart loads the embedded agent chart.
+func Chart() (*chart.Chart, error) {
+	var files []*loader.BufferedFile
+	err := fs.WalkDir(chartFS, "chart", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := chartFS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files = append(files, &loader.BufferedFile{Name: strings.TrimPrefix(path, "chart/"), Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read embedded chart: %w", err)
+	}
+	ch, err := loader.LoadFiles(files)
+	if err != nil {
+		return nil, fmt.Errorf("load embedded chart: %w", err)
+	}
+	return ch, nil
+}
+
+// Install installs or upgrades the agent release (ReleaseName in
+// SystemNamespace, created when missing). Installing the same values again
+// changes nothing: the release keeps its revision.
+func Install(ctx context.Context, cfg *rest.Config, values InstallValues) error {
+	log := values.Log
+	if log == nil {
+		log = func(string, ...any) {}
+	}
+	if !values.SkipDeployment && (values.Blueprint == "" || values.Environment == "" || values.Cluster == "") {
+		return fmt.Errorf("install agent: blueprint, environment and cluster are required to deploy the agent")
+	}
+	ch, err := Chart()
+	if err != nil {
+		return err
+	}
+	if values.Version != "" {
+		ch.Metadata.AppVersion = values.Version
+	}
+	timeout := values.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	act, rev, err := upsertRelease(ctx, cfg, releaseSpec{
+		Name: ReleaseName, Namespace: SystemNamespace, Chart: ch, Values: values.helmValues(), Timeout: timeout,
+	}, log)
+	if err != nil {
+		return fmt.Errorf("install agent: %w", err)
+	}
+	log("agent release %s/%s %s (revision %d)", SystemNamespace, ReleaseName, act, rev)
+	return nil
+}
