@@ -59,6 +59,9 @@ type WorkloadResult struct {
 	// Applying and Waiting are the durations of the two phases.
 	Applying time.Duration `json:"applying"`
 	Waiting  time.Duration `json:"waiting"`
+	// AppliedAt is the time from the start of the pass until the workload's
+	// objects were applied (or its Helm release installed).
+	AppliedAt time.Duration `json:"appliedAt,omitempty"`
 	// Ready is the time from the start of the pass until the workload was healthy.
 	Ready time.Duration `json:"ready,omitempty"`
 	Error string        `json:"error,omitempty"`

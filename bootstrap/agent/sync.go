@@ -315,6 +315,7 @@ func (a *Applier) syncWorkload(ctx context.Context, cluster string, p *workloadP
 		wr.Applied = len(p.w.Objects)
 	}
 	wr.Applying = time.Since(t)
+	wr.AppliedAt = time.Since(res.Started)
 
 	t = time.Now()
 	healthy, notReady, err := a.waitHealthy(ctx, p.wait, jobsWithTTL(p))
