@@ -2,15 +2,10 @@ package blueprints
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/rekindle-dev/rekindle/providers/git"
 )
-
-// ErrRefOnDir is returned when a ref is asked of a local directory.
-var ErrRefOnDir = errors.New("a ref needs a Git URL")
 
 // Source says where a blueprint repo is: a local directory or a Git URL.
 type Source struct {
@@ -32,7 +27,7 @@ func Open(ctx context.Context, src Source) (*Repo, error) {
 	}
 	if !git.IsRemote(src.Location) {
 		if src.Ref != "" {
-			return nil, fmt.Errorf("ref %q: %w; %q is a local directory (use file://%s to read it as a Git repo)", src.Ref, ErrRefOnDir, src.Location, mustAbs(src.Location))
+			return nil, fmt.Errorf("ref %q needs a Git URL; %q is a local directory", src.Ref, src.Location)
 		}
 		r, err := Load(src.Location)
 		if err != nil {
@@ -51,11 +46,4 @@ func Open(ctx context.Context, src Source) (*Repo, error) {
 	}
 	r.Commit = co.Commit
 	return r, nil
-}
-
-func mustAbs(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
 }

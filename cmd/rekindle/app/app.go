@@ -103,6 +103,8 @@ differences, 2 bad usage or bad input.`,
 	root.AddCommand(
 		newVersionCmd(g),
 		newBlueprintCmd(g),
+		newBootstrapCmd(g),
+		newAgentCmd(g),
 	)
 	return asGroup(root)
 }
@@ -146,7 +148,7 @@ func usageErrorf(format string, args ...any) error {
 func exitCode(err error) int {
 	var ue *usageError
 	var ie *blueprints.InvalidError
-	if errors.As(err, &ue) || errors.As(err, &ie) || errors.Is(err, blueprints.ErrRefOnDir) {
+	if errors.As(err, &ue) || errors.As(err, &ie) {
 		return ExitUsage
 	}
 	var ec interface{ ExitCode() int }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/url"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,18 @@ func (s *sourceFlags) add(cmd *cobra.Command, withCluster bool) {
 
 // open fetches and loads the blueprint.
 func (s *sourceFlags) open(ctx context.Context, g *globals) (*blueprints.Repo, error) {
+	src, err := s.source(g)
+	if err != nil {
+		return nil, err
+	}
+	return blueprints.Open(ctx, src)
+}
+
+// source turns the flags into a blueprint source.
+func (s *sourceFlags) source(g *globals) (blueprints.Source, error) {
+	if !git.IsRemote(s.blueprint) && s.ref != "" {
+		return blueprints.Source{}, usageErrorf("--ref %q needs a Git URL; %q is a local directory (use file://%s to read it as a Git repo)", s.ref, s.blueprint, absPath(s.blueprint))
+	}
 	auth := git.AuthFromEnv()
 	if s.gitUser != "" {
 		auth.Username = s.gitUser
@@ -46,12 +59,19 @@ func (s *sourceFlags) open(ctx context.Context, g *globals) (*blueprints.Repo, e
 	if s.knownHosts != "" {
 		auth.KnownHostsFile = s.knownHosts
 	}
-	return blueprints.Open(ctx, blueprints.Source{
+	return blueprints.Source{
 		Location: s.blueprint,
 		Ref:      s.ref,
 		Auth:     auth,
 		CacheDir: filepath.Join(g.stateDir, "git"),
-	})
+	}, nil
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // environment returns the selected environment: --env, or the only one.
@@ -89,4 +109,13 @@ func (s *sourceFlags) clusters(r *blueprints.Repo, env string, outputs map[strin
 		return nil, usageErrorf("--cluster: %v", func() error { _, err := e.Cluster(s.cluster); return err }())
 	}
 	return names, nil
+}
+
+// redactedSource drops credentials from a URL before it is printed.
+func redactedSource(loc string) string {
+	if u, err := url.Parse(loc); err == nil && u.User != nil {
+		u.User = nil
+		return u.String()
+	}
+	return loc
 }

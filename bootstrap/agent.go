@@ -1,0 +1,129 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap/agent"
+	"github.com/rekindle-dev/rekindle/providers/cluster"
+	"github.com/rekindle-dev/rekindle/providers/git"
+)
+
+// DefaultAgentInterval is how often an agent syncs when the blueprint does not say.
+const DefaultAgentInterval = time.Minute
+
+// agent installs the agent chart in every cluster (CRD, RBAC, credentials
+// Secret, and the Deployment where pods really run) and starts host-process
+// agents where they cannot.
+func (r *run) agent(ctx context.Context, sum *Summary) (string, bool, error) {
+	if r.opts.DryRun {
+		ch, err := agent.Chart()
+		if err != nil {
+			return "", false, err
+		}
+		return fmt.Sprintf("would install chart %s %s as release %s/%s in %d cluster(s)", ch.Metadata.Name, ch.Metadata.Version, agent.SystemNamespace, agent.ReleaseName, len(r.expanded.Clusters)), false, nil
+	}
+	var notes []string
+	for _, c := range r.expanded.Clusters {
+		rec := r.cp.Cluster(c.Name)
+		if rec == nil {
+			return "", false, fmt.Errorf("cluster %q has no record: the clusters step did not finish", c.Name)
+		}
+		cfg, err := cluster.RESTConfig(rec.Kubeconfig, "")
+		if err != nil {
+			return "", false, err
+		}
+		host := r.hostAgentFor(c)
+		vals := agent.InstallValues{
+			Blueprint:      redactLocation(r.opts.Source.Location),
+			Ref:            r.opts.Source.Ref,
+			Environment:    r.env,
+			Cluster:        c.Name,
+			Interval:       agentInterval(c),
+			SkipDeployment: host,
+			GitUsername:    r.opts.Source.Auth.Username,
+			GitToken:       firstNonEmpty(r.opts.Source.Auth.Token, r.opts.Source.Auth.Password),
+		}
+		if r.opts.Source.Auth.SSHKeyFile != "" {
+			key, err := os.ReadFile(r.opts.Source.Auth.SSHKeyFile)
+			if err != nil {
+				return "", false, fmt.Errorf("read SSH key for the agent: %w", err)
+			}
+			vals.GitSSHKey = string(key)
+		}
+		if err := agent.Install(ctx, cfg, vals); err != nil {
+			return "", false, fmt.Errorf("cluster %q: %w", c.Name, err)
+		}
+		if !host {
+			notes = append(notes, c.Name+": in-cluster Deployment")
+			continue
+		}
+		started, err := newHostAgent(r.paths.agents, c.Name).ensure(r.agentCommand(c, rec))
+		if err != nil {
+			return "", false, fmt.Errorf("cluster %q: %w", c.Name, err)
+		}
+		if started {
+			notes = append(notes, c.Name+": host process started")
+		} else {
+			notes = append(notes, c.Name+": host process already running")
+		}
+	}
+	return strings.Join(notes, "; "), false, nil
+}
+
+// hostAgentFor reports whether cluster c gets a host-process agent: kwok
+// simulates pods, and an in-cluster agent cannot read a local directory.
+func (r *run) hostAgentFor(c blueprints.Cluster) bool {
+	return c.Provider == "kwok" || !git.IsRemote(r.opts.Source.Location)
+}
+
+func (r *run) agentCommand(c blueprints.Cluster, rec *ClusterRecord) []string {
+	cmd := r.opts.AgentCommand
+	if len(cmd) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			exe = os.Args[0]
+		}
+		cmd = []string{exe}
+	}
+	args := append([]string{}, cmd...)
+	location := redactLocation(r.opts.Source.Location) // credentials reach it through the environment
+	if !git.IsRemote(location) {
+		location = r.repo.Dir
+	}
+	args = append(args, "agent",
+		"--blueprint", location,
+		"--env", r.env,
+		"--cluster", c.Name,
+		"--kubeconfig", rec.Kubeconfig,
+		"--interval", agentInterval(c).String(),
+		"--state-dir", r.opts.StateDir,
+	)
+	if r.opts.Source.Ref != "" {
+		args = append(args, "--ref", r.opts.Source.Ref)
+	}
+	if fileExists(r.outputsFile()) {
+		args = append(args, "--outputs-file", r.outputsFile())
+	}
+	return args
+}
+
+func agentInterval(c blueprints.Cluster) time.Duration {
+	if c.Agent != nil && c.Agent.Interval.Duration > 0 {
+		return c.Agent.Interval.Duration
+	}
+	return DefaultAgentInterval
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,271 @@
+package bootstrap
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/providers/cluster"
+	"github.com/rekindle-dev/rekindle/providers/infra"
+	"github.com/rekindle-dev/rekindle/providers/infra/terraform"
+)
+
+// Create takes an environment from nothing to running, verified workloads.
+// Re-running it resumes an interrupted run and changes nothing on a complete one.
+func Create(ctx context.Context, opts Options) (*Summary, error) {
+	opts.defaults()
+	start := time.Now()
+	r := &run{opts: opts}
+	defer r.close()
+	sum, err := r.create(ctx)
+	if sum == nil {
+		sum = &Summary{}
+	}
+	sum.Steps = r.steps
+	sum.Total = time.Since(start)
+	return sum, err
+}
+
+func (r *run) create(ctx context.Context) (*Summary, error) {
+	if err := r.open(ctx); err != nil {
+		return nil, err
+	}
+	sum := &Summary{Blueprint: r.repo.Blueprint.Metadata.Name, Env: r.env, Commit: r.repo.Commit, DryRun: r.opts.DryRun}
+	steps := []struct {
+		name string
+		fn   func(context.Context, *Summary) (string, bool, error)
+	}{
+		{StepValidate, r.validate},
+		{StepInfra, r.infra},
+		{StepClusters, r.clusters},
+		{StepSecrets, r.secrets},
+		{StepAgent, r.agent},
+		{StepReplay, r.replay},
+		{StepVerify, r.verify},
+	}
+	for _, s := range steps {
+		err := r.step(ctx, s.name, func(ctx context.Context) (string, bool, error) { return s.fn(ctx, sum) })
+		if err != nil {
+			return sum, err
+		}
+	}
+	return sum, r.step(ctx, StepReport, func(context.Context) (string, bool, error) {
+		if r.opts.DryRun {
+			return "dry run: nothing was changed", false, nil
+		}
+		return fmt.Sprintf("%d cluster(s), %d object(s) healthy", len(sum.Clusters), healthyTotal(sum)), false, nil
+	})
+}
+
+// validate renders every cluster of the environment, so that a broken
+// workload stops the run before any infrastructure is touched.
+func (r *run) validate(ctx context.Context, sum *Summary) (string, bool, error) {
+	env, _ := r.repo.Blueprint.Environment(r.env)
+	objects := 0
+	for _, c := range env.Clusters {
+		rc, err := r.repo.Render(ctx, r.env, c.Name, blueprints.RenderOptions{})
+		if err != nil {
+			return "", false, &UsageError{err.Error()}
+		}
+		objects += len(rc.AllObjects())
+		if r.opts.DryRun {
+			cs := ClusterSummary{Name: c.Name, Provider: c.Provider, Desired: len(rc.AllObjects())}
+			for _, w := range rc.Workloads {
+				cs.Workloads = append(cs.Workloads, workloadPlan(w))
+			}
+			sum.Clusters = append(sum.Clusters, cs)
+		}
+	}
+	if env.Secrets != nil && env.Secrets.SOPS != nil {
+		return "", false, &UsageError{fmt.Sprintf("environment %q sets secrets.sops, but this rekindle cannot decrypt SOPS files yet", r.env)}
+	}
+	return fmt.Sprintf("%d cluster(s), %d object(s) rendered", len(env.Clusters), objects), false, nil
+}
+
+func workloadPlan(w blueprints.RenderedWorkload) WorkloadPlan {
+	kinds := map[string]int{}
+	for _, o := range w.Objects {
+		kinds[o.GetKind()]++
+	}
+	return WorkloadPlan{Name: w.Name, Source: w.Source, Objects: len(w.Objects), Kinds: kinds}
+}
+
+// provisioner returns the environment's Terraform, or nil without infra.
+func (r *run) provisioner(ctx context.Context) (infra.Provisioner, error) {
+	env, _ := r.repo.Blueprint.Environment(r.env)
+	if env.Infra == nil || env.Infra.Terraform == nil {
+		return nil, nil
+	}
+	tf := env.Infra.Terraform
+	dir, err := r.repo.Path(tf.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("infra.terraform.dir: %w", err)
+	}
+	return terraform.New(ctx, terraform.Options{
+		Dir:           dir,
+		Root:          r.repo.Dir,
+		Vars:          tf.Vars,
+		StateDir:      r.paths.terraform,
+		Workspace:     tf.Workspace,
+		BackendConfig: tf.Backend,
+		Binary:        r.opts.Terraform,
+		Log:           r.opts.Log,
+	})
+}
+
+// infra plans and applies Terraform. The state lives under the state dir,
+// outside every cluster, so it survives their loss.
+func (r *run) infra(ctx context.Context, sum *Summary) (string, bool, error) {
+	defer func() { r.expand() }()
+	tf, err := r.provisioner(ctx)
+	if err != nil || tf == nil {
+		return "no infra in this environment", tf == nil && err == nil, err
+	}
+	if r.cp.Done(StepInfra) {
+		out, err := tf.Outputs(ctx)
+		if err == nil && len(out.Values) > 0 {
+			r.setOutputs(out)
+			return fmt.Sprintf("applied by an earlier run; %d output(s) read from state", len(out.Values)), true, nil
+		}
+	}
+	plan, err := tf.Plan(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	sum.InfraPlan = plan.Summary
+	r.info(StepInfra, "", "terraform plan: %s", plan.Summary)
+	if len(plan.Replace) > 0 && !r.opts.AllowReplace {
+		return "", false, fmt.Errorf("the Terraform plan would replace or destroy existing infrastructure (%s); rerun with --allow-replace if that is intended", strings.Join(plan.Replace, ", "))
+	}
+	if r.opts.DryRun {
+		// Outputs of an earlier apply name the clusters; without them the
+		// names stay templates until the real run.
+		if out, err := tf.Outputs(ctx); err == nil && len(out.Values) > 0 {
+			r.outputs = out.Values
+		}
+		return "plan: " + plan.Summary, false, nil
+	}
+	out, err := tf.Apply(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	r.setOutputs(out)
+	return fmt.Sprintf("applied (%s); outputs: %s", plan.Summary, outputNames(out)), false, nil
+}
+
+func (r *run) setOutputs(out *infra.Outputs) {
+	r.outputs = out.Values
+	// Host-process agents need the outputs to expand cluster names; keep
+	// sensitive ones out of the file.
+	public := map[string]any{}
+	for k, v := range out.Values {
+		if !out.Sensitive[k] {
+			public[k] = v
+		}
+	}
+	if data, err := json.Marshal(public); err == nil && !r.opts.DryRun {
+		if err := writeFileAtomic(r.outputsFile(), data, 0o600); err != nil {
+			r.info(StepInfra, "", "could not save outputs for the agents: %v", err)
+		}
+	}
+}
+
+func outputNames(out *infra.Outputs) string {
+	names := make([]string, 0, len(out.Values))
+	for k := range out.Values {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// expand fills the environment's cluster fields from the outputs.
+func (r *run) expand() {
+	env, err := r.repo.Expand(r.env, r.outputs)
+	if err != nil {
+		r.info(StepInfra, "", "%v", err)
+		env, _ = r.repo.Expand(r.env, nil)
+	}
+	r.expanded = env
+}
+
+// clusters creates every cluster that is missing; running ones are kept.
+func (r *run) clusters(ctx context.Context, sum *Summary) (string, bool, error) {
+	if r.opts.DryRun {
+		var notes []string
+		for i, c := range r.expanded.Clusters {
+			sum.Clusters[i].Name = c.Name
+			state := "would create"
+			if p, err := r.provider(c); err == nil && !strings.Contains(c.Name, "{{") {
+				if info, err := p.Get(ctx, c.Name); err == nil && info.State == cluster.Running {
+					state = "running, would keep"
+				}
+			}
+			notes = append(notes, fmt.Sprintf("%s (%s): %s", c.Name, c.Provider, state))
+		}
+		return strings.Join(notes, "; "), false, nil
+	}
+	created, kept := 0, 0
+	for _, c := range r.expanded.Clusters {
+		if strings.Contains(c.Name, "{{") {
+			return "", false, fmt.Errorf("cluster name %q still holds a template: the infra outputs are missing", c.Name)
+		}
+		p, err := r.provider(c)
+		if err != nil {
+			return "", false, err
+		}
+		info, err := p.Get(ctx, c.Name)
+		if err == nil && info.State == cluster.Running {
+			kept++
+		} else {
+			spec, err := clusterSpec(r.repo, c)
+			if err != nil {
+				return "", false, &UsageError{err.Error()}
+			}
+			r.info(StepClusters, c.Name, "creating %s cluster %q", c.Provider, c.Name)
+			if info, err = p.Create(ctx, spec); err != nil {
+				return "", false, fmt.Errorf("create cluster %q: %w", c.Name, err)
+			}
+			created++
+		}
+		r.cp.setCluster(ClusterRecord{Name: c.Name, Provider: c.Provider, APIServer: info.APIServer, Kubeconfig: info.Kubeconfig})
+		sum.Clusters = append(sum.Clusters, ClusterSummary{Name: c.Name, Provider: c.Provider, APIServer: info.APIServer, Kubeconfig: info.Kubeconfig})
+	}
+	detail := fmt.Sprintf("%d created, %d already running", created, kept)
+	return detail, created == 0 && r.cp.Done(StepClusters), nil
+}
+
+func (r *run) provider(c blueprints.Cluster) (cluster.Provider, error) {
+	return NewProvider(c.Provider, ProviderOptions{
+		StateDir:       r.opts.StateDir,
+		ToolsDir:       r.opts.ToolsDir,
+		ToolsModuleDir: r.opts.ToolsModuleDir,
+		Progress:       stageEvents(r.opts.Events, StepClusters, c.Name),
+		Log:            r.opts.Log,
+	})
+}
+
+// secrets places what the agent needs before it starts. Git credentials go
+// into the agent's Secret in the agent step; SOPS keys are refused at
+// validation until SOPS support lands.
+func (r *run) secrets(ctx context.Context, sum *Summary) (string, bool, error) {
+	if r.opts.Source.Auth.Token != "" || r.opts.Source.Auth.Password != "" || r.opts.Source.Auth.SSHKeyFile != "" {
+		return "Git credentials will be stored in the agent's Secret", false, nil
+	}
+	return "no secrets to place", true, nil
+}
+
+func healthyTotal(sum *Summary) int {
+	n := 0
+	for _, c := range sum.Clusters {
+		n += c.Healthy
+	}
+	return n
+}

@@ -1,0 +1,147 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/providers/cluster"
+)
+
+// Destroy tears an environment down in reverse order: agents, clusters,
+// then Terraform. It goes on past failures and reports every one at the end.
+// Clusters of the existing provider are left alone. The Terraform state file
+// stays (empty) under the state dir, as a record.
+func Destroy(ctx context.Context, opts Options) (*Summary, error) {
+	opts.defaults()
+	start := time.Now()
+	r := &run{opts: opts}
+	defer r.close()
+	sum, err := r.destroy(ctx)
+	if sum == nil {
+		sum = &Summary{}
+	}
+	sum.Steps = r.steps
+	sum.Total = time.Since(start)
+	return sum, err
+}
+
+func (r *run) destroy(ctx context.Context) (*Summary, error) {
+	if err := r.open(ctx); err != nil {
+		return nil, err
+	}
+	sum := &Summary{Blueprint: r.repo.Blueprint.Metadata.Name, Env: r.env, Commit: r.repo.Commit}
+	tf, tfErr := r.provisioner(ctx)
+	if tf != nil && tfErr == nil {
+		if out, err := tf.Outputs(ctx); err == nil {
+			r.outputs = out.Values
+		}
+	}
+	r.expand()
+	var failed []error
+	names := r.clusterNames()
+	failed = append(failed, r.step(ctx, StepAgent, func(context.Context) (string, bool, error) {
+		var errs []error
+		for _, n := range names {
+			if err := newHostAgent(r.paths.agents, n).stop(); err != nil {
+				errs = append(errs, fmt.Errorf("cluster %q: %w", n, err))
+			}
+		}
+		return fmt.Sprintf("host agents stopped for %d cluster(s)", len(names)), false, errors.Join(errs...)
+	}))
+	failed = append(failed, r.step(ctx, StepClusters, func(ctx context.Context) (string, bool, error) {
+		return r.deleteClusters(ctx, names)
+	}))
+	failed = append(failed, r.step(ctx, StepInfra, func(ctx context.Context) (string, bool, error) {
+		if tfErr != nil {
+			return "", false, tfErr
+		}
+		if tf == nil {
+			return "no infra in this environment", true, nil
+		}
+		if err := tf.Destroy(ctx); err != nil {
+			return "", false, err
+		}
+		return "terraform destroy complete (the empty state is kept under " + r.paths.terraform + ")", false, nil
+	}))
+	if err := errors.Join(failed...); err != nil {
+		return sum, fmt.Errorf("destroy finished with errors (the checkpoint is kept; run destroy again once fixed):\n%w", err)
+	}
+	for _, p := range []string{r.paths.checkpoint, r.outputsFile()} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return sum, err
+		}
+	}
+	os.RemoveAll(r.paths.agents)
+	return sum, nil
+}
+
+// clusterNames lists the environment's clusters: those in the blueprint
+// (expanded with the outputs) and any the checkpoint recorded besides.
+func (r *run) clusterNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, c := range r.expanded.Clusters {
+		if !strings.Contains(c.Name, "{{") && !seen[c.Name] {
+			names = append(names, c.Name)
+			seen[c.Name] = true
+		}
+	}
+	for _, c := range r.cp.Clusters {
+		if !seen[c.Name] {
+			names = append(names, c.Name)
+			seen[c.Name] = true
+		}
+	}
+	return names
+}
+
+func (r *run) providerName(name string) string {
+	for _, c := range r.expanded.Clusters {
+		if c.Name == name {
+			return c.Provider
+		}
+	}
+	if rec := r.cp.Cluster(name); rec != nil {
+		return rec.Provider
+	}
+	return ""
+}
+
+func (r *run) deleteClusters(ctx context.Context, names []string) (string, bool, error) {
+	var errs []error
+	deleted, absent, kept := 0, 0, 0
+	for _, n := range names {
+		prov := r.providerName(n)
+		if prov == "existing" {
+			kept++
+			r.info(StepClusters, n, "left alone: rekindle never deletes a cluster it did not create")
+			continue
+		}
+		p, err := NewProvider(prov, ProviderOptions{StateDir: r.opts.StateDir, ToolsDir: r.opts.ToolsDir, Progress: stageEvents(r.opts.Events, StepClusters, n), Log: r.opts.Log})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %q: %w", n, err))
+			continue
+		}
+		info, err := p.Get(ctx, n)
+		if err == nil && info.State == cluster.Missing {
+			absent++
+			continue
+		}
+		if err := p.Delete(ctx, n); err != nil {
+			errs = append(errs, fmt.Errorf("delete cluster %q: %w", n, err))
+			continue
+		}
+		deleted++
+	}
+	return fmt.Sprintf("%d deleted, %d already gone, %d left alone", deleted, absent, kept), false, errors.Join(errs...)
+}
+
+// envDir is where an environment's state lives (for status and tests).
+func envDir(stateDir, blueprint, env string) string {
+	return filepath.Join(stateDir, "envs", blueprint, env)
+}

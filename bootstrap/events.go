@@ -1,0 +1,42 @@
+package bootstrap
+
+import "time"
+
+// Step names, in pipeline order.
+const (
+	StepFetch    = "fetch"
+	StepValidate = "validate"
+	StepInfra    = "infra"
+	StepClusters = "clusters"
+	StepSecrets  = "secrets"
+	StepAgent    = "agent"
+	StepReplay   = "replay"
+	StepVerify   = "verify"
+	StepReport   = "report"
+)
+
+// Steps lists the pipeline's steps in order.
+var Steps = []string{StepFetch, StepValidate, StepInfra, StepClusters, StepSecrets, StepAgent, StepReplay, StepVerify, StepReport}
+
+// Event statuses.
+const (
+	StatusStarted = "started"
+	StatusDone    = "done"
+	StatusSkipped = "skipped"
+	StatusFailed  = "failed"
+	// StatusInfo is a message within a step (a stage of cluster creation, a notice).
+	StatusInfo = "info"
+)
+
+// Event is one line of progress. Details never hold secret values.
+type Event struct {
+	Time     time.Time     `json:"time"`
+	Step     string        `json:"step"`
+	Status   string        `json:"status"`
+	Duration time.Duration `json:"duration,omitempty"`
+	Cluster  string        `json:"cluster,omitempty"`
+	Detail   string        `json:"detail,omitempty"`
+}
+
+// Observer receives progress events; it must not block for long.
+type Observer func(Event)

@@ -1,0 +1,53 @@
+package bootstrap
+
+import (
+	"io"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/blueprints"
+)
+
+// Options configure Create, Destroy and Status.
+type Options struct {
+	// Source is the blueprint repo (directory or Git URL) and ref.
+	Source blueprints.Source
+	// Env is the environment to build. Empty: the blueprint's only environment.
+	Env string
+	// StateDir holds checkpoints, clusters, Terraform state and the Git cache.
+	StateDir string
+	// DryRun plans every step and changes nothing.
+	DryRun bool
+	// Events receives progress; nil discards it.
+	Events Observer
+	// Log receives the output of tools (terraform, kwokctl) and the agent's
+	// lines at high verbosity; nil discards it. It never receives secrets.
+	Log io.Writer
+	// Terraform is the terraform binary; empty: "terraform" from PATH.
+	Terraform string
+	// ToolsDir holds the kwok cluster binaries; empty: the usual lookup.
+	ToolsDir string
+	// ToolsModuleDir is hack/tools of a rekindle checkout, to build missing
+	// kwok binaries; empty: no build.
+	ToolsModuleDir string
+	// AgentCommand starts a host-process agent (kwok clusters, whose pods are
+	// simulated): the command and leading arguments, to which "agent" and its
+	// flags are appended. Empty: this executable.
+	AgentCommand []string
+	// ReplayTimeout bounds the wait for each cluster's replay. Default 10m.
+	ReplayTimeout time.Duration
+	// AllowReplace lets Terraform replace or destroy existing infrastructure
+	// (recovery refuses such a plan otherwise).
+	AllowReplace bool
+}
+
+func (o *Options) defaults() {
+	if o.Events == nil {
+		o.Events = func(Event) {}
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.ReplayTimeout <= 0 {
+		o.ReplayTimeout = 10 * time.Minute
+	}
+}

@@ -1,0 +1,148 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/rekindle-dev/rekindle/bootstrap/agent"
+	"github.com/rekindle-dev/rekindle/providers/cluster"
+)
+
+// replayPoll is how often the replay step reads the agents' Sync status.
+const replayPoll = 500 * time.Millisecond
+
+// replay waits until every cluster's agent has applied the run's commit and
+// every object is healthy, reporting progress as it goes.
+func (r *run) replay(ctx context.Context, sum *Summary) (string, bool, error) {
+	if r.opts.DryRun {
+		return "would wait for each agent to apply and heal every workload", false, nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(sum.Clusters))
+	for i := range sum.Clusters {
+		wg.Add(1)
+		go func(cs *ClusterSummary) {
+			defer wg.Done()
+			errs[i] = r.waitSynced(ctx, cs)
+		}(&sum.Clusters[i])
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return "", false, err
+	}
+	return fmt.Sprintf("%d object(s) applied and healthy in %d cluster(s)", healthyTotal(sum), len(sum.Clusters)), false, nil
+}
+
+// waitSynced polls the cluster's Sync until it is Ready at the run's commit.
+func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.ReplayTimeout)
+	defer cancel()
+	ap, err := r.applier(cs)
+	if err != nil {
+		return err
+	}
+	lastReport := time.Time{}
+	var last *agent.Sync
+	for {
+		s, err := ap.GetSync(ctx, cs.Name)
+		switch {
+		case err == nil:
+			last = s
+			cs.Desired, cs.Applied, cs.Healthy, cs.Commit = s.Status.Desired, s.Status.Applied, s.Status.Healthy, s.Status.LastAppliedCommit
+			ready := s.Condition(agent.ConditionReady)
+			atCommit := r.repo.Commit == "" || s.Status.LastAppliedCommit == r.repo.Commit
+			if ready != nil && ready.Status == "True" && atCommit && s.Status.Healthy == s.Status.Desired {
+				cs.Ready = true
+				cs.Message = ready.Message
+				return nil
+			}
+			if time.Since(lastReport) >= 5*time.Second {
+				r.info(StepReplay, cs.Name, "%d/%d applied, %d healthy%s", s.Status.Applied, s.Status.Desired, s.Status.Healthy, conditionNote(s))
+				lastReport = time.Now()
+			}
+		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+			// The agent has not written its first status yet.
+		default:
+			if time.Since(lastReport) >= 5*time.Second {
+				r.info(StepReplay, cs.Name, "reading Sync status: %v (retrying)", err)
+				lastReport = time.Now()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster %q: %w", cs.Name, notSyncedError(ctx, last, r.repo.Commit))
+		case <-time.After(replayPoll):
+		}
+	}
+}
+
+func (r *run) applier(cs *ClusterSummary) (*agent.Applier, error) {
+	cfg, err := cluster.RESTConfig(cs.Kubeconfig, "")
+	if err != nil {
+		return nil, err
+	}
+	return agent.NewApplier(cfg, agent.ApplyOptions{})
+}
+
+func conditionNote(s *agent.Sync) string {
+	for _, t := range []string{agent.ConditionStalled, agent.ConditionReconciling} {
+		if c := s.Condition(t); c != nil && c.Status == "True" {
+			return fmt.Sprintf(" (%s: %s)", t, c.Message)
+		}
+	}
+	return ""
+}
+
+// notSyncedError explains what was still missing when the wait ended.
+func notSyncedError(ctx context.Context, s *agent.Sync, commit string) error {
+	if s == nil {
+		return fmt.Errorf("the agent wrote no Sync status (see its log under the state dir's agents/): %w", context.Cause(ctx))
+	}
+	var why []string
+	if commit != "" && s.Status.LastAppliedCommit != commit {
+		why = append(why, fmt.Sprintf("applied commit is %.12q, want %.12s", s.Status.LastAppliedCommit, commit))
+	}
+	why = append(why, fmt.Sprintf("%d/%d healthy", s.Status.Healthy, s.Status.Desired))
+	if note := conditionNote(s); note != "" {
+		why = append(why, strings.TrimSpace(note))
+	}
+	for i, f := range s.Status.Failed {
+		if i == 5 {
+			why = append(why, fmt.Sprintf("and %d more", len(s.Status.Failed)-5))
+			break
+		}
+		why = append(why, fmt.Sprintf("%s: %s", f.Object, f.Reason))
+	}
+	return fmt.Errorf("replay did not finish: %s: %w", strings.Join(why, "; "), context.Cause(ctx))
+}
+
+// verify checks that what the agents report matches the render.
+func (r *run) verify(ctx context.Context, sum *Summary) (string, bool, error) {
+	if r.opts.DryRun {
+		return "would check every rendered object is live and healthy", false, nil
+	}
+	var bad []string
+	objects := 0
+	for _, cs := range sum.Clusters {
+		rc, err := r.repo.Render(ctx, r.env, cs.Name, r.renderOptions())
+		if err != nil {
+			return "", false, err
+		}
+		want := len(rc.AllObjects())
+		objects += want
+		if !cs.Ready || cs.Desired != want || cs.Healthy != want {
+			bad = append(bad, fmt.Sprintf("%s: %d rendered, agent reports %d desired and %d healthy", cs.Name, want, cs.Desired, cs.Healthy))
+		}
+	}
+	if len(bad) > 0 {
+		return "", false, fmt.Errorf("live state differs from Git: %s", strings.Join(bad, "; "))
+	}
+	return fmt.Sprintf("%d object(s) in %d cluster(s) match the render and are healthy", objects, len(sum.Clusters)), false, nil
+}

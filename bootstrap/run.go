@@ -1,0 +1,155 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/blueprints"
+)
+
+// run is one execution of the pipeline on an environment.
+type run struct {
+	opts  Options
+	repo  *blueprints.Repo
+	env   string
+	paths envPaths
+	cp    *Checkpoint
+	// outputs are the Terraform outputs (nil without infra).
+	outputs map[string]any
+	// expanded is the environment with outputs filled in.
+	expanded *blueprints.Environment
+	steps    []StepSummary
+	unlock   func()
+}
+
+// step runs fn as a named step, emitting events and, on success (and unless
+// it was skipped or a dry run), recording it in the checkpoint.
+func (r *run) step(ctx context.Context, name string, fn func(ctx context.Context) (detail string, skipped bool, err error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	r.opts.Events(Event{Time: start, Step: name, Status: StatusStarted})
+	detail, skipped, err := fn(ctx)
+	took := time.Since(start)
+	status := StatusDone
+	switch {
+	case err != nil:
+		status = StatusFailed
+		detail = err.Error()
+	case skipped:
+		status = StatusSkipped
+	}
+	r.opts.Events(Event{Time: time.Now(), Step: name, Status: status, Duration: took, Detail: detail})
+	r.steps = append(r.steps, StepSummary{Name: name, Status: status, Duration: took, Detail: detail})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if r.cp != nil && !r.opts.DryRun && !skipped {
+		r.cp.Steps[name] = StepRecord{Completed: time.Now().UTC(), Duration: took, Detail: detail}
+		if err := r.cp.write(r.paths.checkpoint); err != nil {
+			return fmt.Errorf("%s: save checkpoint: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (r *run) info(step, clusterName, format string, args ...any) {
+	r.opts.Events(Event{Time: time.Now(), Step: step, Status: StatusInfo, Cluster: clusterName, Detail: fmt.Sprintf(format, args...)})
+}
+
+// open fetches and loads the blueprint, picks the environment, takes its
+// lock and reads its checkpoint.
+func (r *run) open(ctx context.Context) error {
+	err := r.step(ctx, StepFetch, func(ctx context.Context) (string, bool, error) {
+		repo, err := blueprints.Open(ctx, r.opts.Source)
+		if err != nil {
+			return "", false, err
+		}
+		r.repo = repo
+		if repo.Commit == "" {
+			return fmt.Sprintf("%s (not a Git checkout: no commit recorded)", r.opts.Source.Location), false, nil
+		}
+		return fmt.Sprintf("%s at commit %.12s", r.opts.Source.Location, repo.Commit), false, nil
+	})
+	if err != nil {
+		return err
+	}
+	env, err := pickEnv(r.repo, r.opts.Env)
+	if err != nil {
+		return err
+	}
+	r.env = env
+	r.paths = newEnvPaths(r.opts.StateDir, r.repo.Blueprint.Metadata.Name, env)
+	if r.opts.DryRun {
+		r.cp = &Checkpoint{Steps: map[string]StepRecord{}}
+		return nil
+	}
+	if r.unlock, err = lockEnv(r.paths.lock); err != nil {
+		return err
+	}
+	if r.cp, err = readCheckpoint(r.paths.checkpoint); err != nil {
+		return err
+	}
+	if r.cp.Commit != "" && r.cp.Commit != r.repo.Commit {
+		r.info(StepFetch, "", "the last run stopped at commit %.12s; this run is at %.12s, so every step runs again for the new commit", r.cp.Commit, r.repo.Commit)
+		r.cp.Steps = map[string]StepRecord{}
+	} else if len(r.cp.Steps) > 0 {
+		r.info(StepFetch, "", "resuming: %d step(s) completed by an earlier run are checked and skipped", len(r.cp.Steps))
+	}
+	r.cp.Blueprint = r.repo.Blueprint.Metadata.Name
+	r.cp.Source = redactLocation(r.opts.Source.Location)
+	r.cp.Ref = r.opts.Source.Ref
+	r.cp.Env = env
+	r.cp.Commit = r.repo.Commit
+	return nil
+}
+
+func (r *run) close() {
+	if r.unlock != nil {
+		r.unlock()
+	}
+}
+
+// pickEnv returns env, or the blueprint's only environment when env is empty.
+func pickEnv(repo *blueprints.Repo, env string) (string, error) {
+	envs := repo.Blueprint.Spec.Environments
+	if env == "" {
+		if len(envs) != 1 {
+			return "", &UsageError{fmt.Sprintf("the blueprint has %d environments: choose one with --env", len(envs))}
+		}
+		return envs[0].Name, nil
+	}
+	if _, err := repo.Blueprint.Environment(env); err != nil {
+		return "", &UsageError{err.Error()}
+	}
+	return env, nil
+}
+
+// UsageError is bad input from the user (exit 2).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// IsUsage reports whether err is bad input rather than a failure.
+func IsUsage(err error) bool {
+	var ue *UsageError
+	return errors.As(err, &ue)
+}
+
+// writeOutputs saves the non-sensitive Terraform outputs for host-process
+// agents, which need them to expand cluster names.
+func (r *run) outputsFile() string { return filepath.Join(r.paths.dir, "outputs.json") }
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func (r *run) renderOptions() blueprints.RenderOptions {
+	return blueprints.RenderOptions{Outputs: r.outputs}
+}

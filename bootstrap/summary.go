@@ -1,0 +1,59 @@
+package bootstrap
+
+import (
+	"net/url"
+	"time"
+)
+
+// Summary is what a pipeline run did.
+type Summary struct {
+	Blueprint string           `json:"blueprint"`
+	Env       string           `json:"env"`
+	Commit    string           `json:"commit,omitempty"`
+	DryRun    bool             `json:"dryRun,omitempty"`
+	InfraPlan string           `json:"infraPlan,omitempty"`
+	Clusters  []ClusterSummary `json:"clusters"`
+	Steps     []StepSummary    `json:"steps"`
+	Total     time.Duration    `json:"total"`
+}
+
+// ClusterSummary is one cluster after the run.
+type ClusterSummary struct {
+	Name       string         `json:"name"`
+	Provider   string         `json:"provider"`
+	APIServer  string         `json:"apiServer,omitempty"`
+	Kubeconfig string         `json:"kubeconfig,omitempty"`
+	Workloads  []WorkloadPlan `json:"workloads,omitempty"`
+	Desired    int            `json:"desired"`
+	Applied    int            `json:"applied"`
+	Healthy    int            `json:"healthy"`
+	Commit     string         `json:"commit,omitempty"`
+	Ready      bool           `json:"ready"`
+	Message    string         `json:"message,omitempty"`
+}
+
+// WorkloadPlan is a workload as rendered (for --dry-run).
+type WorkloadPlan struct {
+	Name    string         `json:"name"`
+	Source  string         `json:"source"`
+	Objects int            `json:"objects"`
+	Kinds   map[string]int `json:"kinds"`
+}
+
+// StepSummary is one step of the run.
+type StepSummary struct {
+	Name     string        `json:"name"`
+	Status   string        `json:"status"`
+	Duration time.Duration `json:"duration"`
+	Detail   string        `json:"detail,omitempty"`
+}
+
+// redactLocation drops credentials from a URL before it is stored or shown.
+func redactLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil || u.User == nil {
+		return loc
+	}
+	u.User = nil
+	return u.String()
+}

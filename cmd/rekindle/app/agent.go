@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+
+	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap/agent"
+	"github.com/rekindle-dev/rekindle/providers/cluster"
+)
+
+type agentFlags struct {
+	sourceFlags
+	kubeconfig  string
+	kubeContext string
+	interval    time.Duration
+	outputsFile string
+	once        bool
+	allowEmpty  bool
+	noPrune     bool
+}
+
+func newAgentCmd(g *globals) *cobra.Command {
+	var f agentFlags
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the sync agent: keep one cluster converged to the blueprint",
+		Long: `The sync agent. Every --interval (and at start) it fetches the blueprint,
+renders this cluster's workloads and applies them with server-side apply:
+CRDs and Namespaces first, then each workload in dependsOn order, waiting for
+health before dependents. Objects removed from Git are pruned; hand edits of
+managed fields are reverted. Status is written to the Sync object
+rekindle-system/<cluster> (kubectl get syncs -A).
+
+It runs in the cluster (installed by bootstrap with the Helm chart embedded in
+this binary) or, for kwok clusters whose pods are simulated, as a host process
+that rekindle starts and supervises.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAgent(cmd.Context(), g, &f)
+		},
+	}
+	f.sourceFlags.add(cmd, true)
+	fl := cmd.Flags()
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: the in-cluster service account)")
+	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context")
+	fl.DurationVar(&f.interval, "interval", time.Minute, "time between passes")
+	fl.StringVar(&f.outputsFile, "outputs-file", "", "JSON file of the environment's Terraform outputs, for templated cluster fields")
+	fl.BoolVar(&f.once, "once", false, "run one pass and exit (exit 1 when it fails)")
+	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "let an empty render prune everything the agent applied")
+	fl.BoolVar(&f.noPrune, "no-prune", false, "never delete objects that left the render")
+	return cmd
+}
+
+func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
+	if f.env == "" || f.cluster == "" {
+		return usageErrorf("--env and --cluster are required: the agent syncs one cluster of one environment")
+	}
+	var outputs map[string]any
+	if f.outputsFile != "" {
+		data, err := os.ReadFile(f.outputsFile)
+		if err != nil {
+			return usageErrorf("--outputs-file: %v", err)
+		}
+		if err := json.Unmarshal(data, &outputs); err != nil {
+			return usageErrorf("--outputs-file %s: %v", f.outputsFile, err)
+		}
+	}
+	cfg, err := agentRESTConfig(f.kubeconfig, f.kubeContext)
+	if err != nil {
+		return err
+	}
+	logger := log.New(g.streams.Err, "agent: ", log.LstdFlags)
+	logf := func(format string, args ...any) { logger.Printf(format, args...) }
+	ap, err := agent.NewApplier(cfg, agent.ApplyOptions{Log: func(format string, args ...any) {
+		if g.verbosity >= 2 {
+			logf(format, args...)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	if err := ap.EnsureCRD(ctx); err != nil {
+		return err
+	}
+	a := &agent.Agent{
+		Applier:     ap,
+		Environment: f.env,
+		Cluster:     f.cluster,
+		Interval:    f.interval,
+		Options:     agent.SyncOptions{AllowEmpty: f.allowEmpty, NoPrune: f.noPrune},
+		Log:         logf,
+		Source: func(ctx context.Context) (*blueprints.RenderedCluster, error) {
+			repo, err := f.open(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			return repo.Render(ctx, f.env, f.cluster, blueprints.RenderOptions{Outputs: outputs})
+		},
+	}
+	logf("syncing cluster %q of environment %q from %s every %s", f.cluster, f.env, redactedSource(f.blueprint), f.interval)
+	if f.once {
+		res, err := a.Once(ctx)
+		if err != nil {
+			return err
+		}
+		if !res.Ready() {
+			return fmt.Errorf("sync of commit %.12s: %d/%d healthy, %d failed", res.Commit, res.Healthy, res.Desired, len(res.Failed))
+		}
+		logf("synced commit %.12s: %d objects healthy", res.Commit, res.Healthy)
+		return nil
+	}
+	return a.Run(ctx)
+}
+
+func agentRESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
+	if kubeconfig == "" && os.Getenv("KUBECONFIG") == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, usageErrorf("no --kubeconfig and not running in a cluster: %v", err)
+		}
+		return cfg, nil
+	}
+	if kubeconfig == "" {
+		kubeconfig = os.Getenv("KUBECONFIG")
+	}
+	return cluster.RESTConfig(kubeconfig, kubeContext)
+}
