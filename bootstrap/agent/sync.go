@@ -68,10 +68,12 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 		res.Failed = append(res.Failed, FailedObject{Reason: err.Error()})
 		return err
 	}
+	anyHelm := false
 	for _, p := range plans {
-		res.Desired += len(p.w.Objects)
+		res.Desired += len(p.wait)
+		anyHelm = anyHelm || p.w.Helm != nil
 	}
-	if res.Desired == 0 && !opts.AllowEmpty {
+	if res.Desired == 0 && !anyHelm && !opts.AllowEmpty {
 		res.Failed = append(res.Failed, FailedObject{Reason: ErrEmptyRender.Error()})
 		return ErrEmptyRender
 	}
@@ -168,7 +170,7 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 			if len(fails) == 0 {
 				ok[i] = true
 				wr.Ready = time.Since(res.Started)
-				log("workload %s ready: %d objects in %s", p.w.Name, len(p.w.Objects), wr.Ready.Round(time.Millisecond))
+				log("workload %s ready: %d objects in %s", p.w.Name, len(p.wait), wr.Ready.Round(time.Millisecond))
 				return
 			}
 			wr.Error = fails[0].String()
@@ -294,9 +296,9 @@ func (a *Applier) syncWorkload(ctx context.Context, cluster string, p *workloadP
 		}
 		mu.Lock()
 		res.Releases = append(res.Releases, ReleaseResult{Workload: p.w.Name, Name: h.ReleaseName, Namespace: h.Namespace, Revision: rev, Action: act})
-		res.Applied += len(p.w.Objects)
+		res.Applied += len(p.wait)
 		mu.Unlock()
-		wr.Applied = len(p.w.Objects)
+		wr.Applied = len(p.wait)
 		a.opts.Log("helm release %s/%s %s (revision %d)", h.Namespace, h.ReleaseName, act, rev)
 	} else if len(p.rest) > 0 {
 		entries, err := a.applyAll(ctx, p.rest)
@@ -305,14 +307,14 @@ func (a *Applier) syncWorkload(ctx context.Context, cluster string, p *workloadP
 			return []FailedObject{{Workload: p.w.Name, Reason: err.Error()}}, false
 		}
 		mu.Lock()
-		res.Applied += len(p.w.Objects)
+		res.Applied += len(p.wait)
 		mu.Unlock()
-		wr.Applied = len(p.w.Objects)
+		wr.Applied = len(p.wait)
 	} else {
 		mu.Lock()
-		res.Applied += len(p.w.Objects)
+		res.Applied += len(p.wait)
 		mu.Unlock()
-		wr.Applied = len(p.w.Objects)
+		wr.Applied = len(p.wait)
 	}
 	wr.Applying = time.Since(t)
 	wr.AppliedAt = time.Since(res.Started)

@@ -294,6 +294,7 @@ func TestSync(t *testing.T) {
 		if err == nil {
 			t.Fatal("sync succeeded with a Deployment that cannot become Available")
 		}
+		t.Logf("sync error: %v", err)
 		if !strings.Contains(err.Error(), "Deployment/shop/stuck") {
 			t.Errorf("error %q does not name Deployment/shop/stuck", err)
 		}
