@@ -62,7 +62,13 @@ func (r *run) agent(ctx context.Context, sum *Summary) (string, bool, error) {
 			notes = append(notes, c.Name+": in-cluster Deployment")
 			continue
 		}
-		started, err := newHostAgent(r.paths.agents, c.Name).ensure(r.agentCommand(c, rec))
+		ha := newHostAgent(r.paths.agents, c.Name)
+		if r.created[c.Name] {
+			if err := ha.stop(); err != nil {
+				return "", false, fmt.Errorf("cluster %q: restart agent: %w", c.Name, err)
+			}
+		}
+		started, err := ha.ensure(r.agentCommand(c, rec))
 		if err != nil {
 			return "", false, fmt.Errorf("cluster %q: %w", c.Name, err)
 		}

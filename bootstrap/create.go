@@ -35,11 +35,15 @@ func (r *run) create(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	sum := &Summary{Blueprint: r.repo.Blueprint.Metadata.Name, Env: r.env, Commit: r.repo.Commit, DryRun: r.opts.DryRun}
+	if env, err := r.repo.Blueprint.Environment(r.env); err == nil && env.Recovery != nil {
+		sum.RTOObjective = env.Recovery.RTO.Duration
+	}
 	steps := []struct {
 		name string
 		fn   func(context.Context, *Summary) (string, bool, error)
 	}{
 		{StepValidate, r.validate},
+		{StepDetect, r.detect},
 		{StepInfra, r.infra},
 		{StepClusters, r.clusters},
 		{StepSecrets, r.secrets},
@@ -48,6 +52,9 @@ func (r *run) create(ctx context.Context) (*Summary, error) {
 		{StepVerify, r.verify},
 	}
 	for _, s := range steps {
+		if s.name == StepDetect && !r.opts.Recover {
+			continue
+		}
 		err := r.step(ctx, s.name, func(ctx context.Context) (string, bool, error) { return s.fn(ctx, sum) })
 		if err != nil {
 			return sum, err
@@ -125,7 +132,7 @@ func (r *run) infra(ctx context.Context, sum *Summary) (string, bool, error) {
 	if err != nil || tf == nil {
 		return "no infra in this environment", tf == nil && err == nil, err
 	}
-	if r.cp.Done(StepInfra) {
+	if r.cp.Done(StepInfra) && !r.opts.Recover {
 		out, err := tf.Outputs(ctx)
 		if err == nil && len(out.Values) > 0 {
 			r.setOutputs(out)
@@ -222,6 +229,13 @@ func (r *run) clusters(ctx context.Context, sum *Summary) (string, bool, error) 
 			return "", false, err
 		}
 		info, err := p.Get(ctx, c.Name)
+		if err == nil && info.State == cluster.Unhealthy && r.opts.Recover && c.Provider != "existing" {
+			r.info(StepClusters, c.Name, "cluster exists but is unhealthy (%s): replacing it", info.Reason)
+			if err := p.Delete(ctx, c.Name); err != nil {
+				return "", false, fmt.Errorf("replace unhealthy cluster %q: %w", c.Name, err)
+			}
+			info.State = cluster.Missing
+		}
 		if err == nil && info.State == cluster.Running {
 			kept++
 		} else {
@@ -233,6 +247,10 @@ func (r *run) clusters(ctx context.Context, sum *Summary) (string, bool, error) 
 			if info, err = p.Create(ctx, spec); err != nil {
 				return "", false, fmt.Errorf("create cluster %q: %w", c.Name, err)
 			}
+			if r.created == nil {
+				r.created = map[string]bool{}
+			}
+			r.created[c.Name] = true
 			created++
 		}
 		r.cp.setCluster(ClusterRecord{Name: c.Name, Provider: c.Provider, APIServer: info.APIServer, Kubeconfig: info.Kubeconfig})

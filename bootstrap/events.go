@@ -4,6 +4,7 @@ import "time"
 
 // Step names, in pipeline order.
 const (
+	StepDetect   = "detect"
 	StepFetch    = "fetch"
 	StepValidate = "validate"
 	StepInfra    = "infra"
@@ -13,6 +14,8 @@ const (
 	StepReplay   = "replay"
 	StepVerify   = "verify"
 	StepReport   = "report"
+	// StepLose is a drill's simulated loss, outside the pipeline.
+	StepLose = "lose"
 )
 
 // Steps lists the pipeline's steps in order.

@@ -35,6 +35,10 @@ type Options struct {
 	AgentCommand []string
 	// ReplayTimeout bounds the wait for each cluster's replay. Default 10m.
 	ReplayTimeout time.Duration
+	// Recover runs the pipeline as a recovery: a detect step first, nothing
+	// skipped on the checkpoint's word, and clusters that exist but do not
+	// answer are replaced.
+	Recover bool
 	// AllowReplace lets Terraform replace or destroy existing infrastructure
 	// (recovery refuses such a plan otherwise).
 	AllowReplace bool

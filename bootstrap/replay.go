@@ -48,6 +48,7 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	lastReport := time.Time{}
 	var last *agent.Sync
 	for {
@@ -57,10 +58,18 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 			last = s
 			cs.Desired, cs.Applied, cs.Healthy, cs.Commit = s.Status.Desired, s.Status.Applied, s.Status.Healthy, s.Status.LastAppliedCommit
 			ready := s.Condition(agent.ConditionReady)
-			atCommit := r.repo.Commit == "" || s.Status.LastAppliedCommit == r.repo.Commit
+			atCommit := r.repo.Commit == "" || s.Status.LastAttemptedCommit == r.repo.Commit || s.Status.LastAppliedCommit == r.repo.Commit
+			if cs.AppliedAfter == 0 && atCommit && s.Status.Desired > 0 && s.Status.Applied == s.Status.Desired {
+				cs.AppliedAfter = time.Since(start)
+			}
+			atCommit = r.repo.Commit == "" || s.Status.LastAppliedCommit == r.repo.Commit
 			if ready != nil && ready.Status == "True" && atCommit && s.Status.Healthy == s.Status.Desired {
 				cs.Ready = true
 				cs.Message = ready.Message
+				cs.HealthyAfter = time.Since(start)
+				if cs.AppliedAfter == 0 {
+					cs.AppliedAfter = cs.HealthyAfter
+				}
 				return nil
 			}
 			if time.Since(lastReport) >= 5*time.Second {

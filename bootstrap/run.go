@@ -22,8 +22,11 @@ type run struct {
 	outputs map[string]any
 	// expanded is the environment with outputs filled in.
 	expanded *blueprints.Environment
-	steps    []StepSummary
-	unlock   func()
+	// created names the clusters this run created: their agents restart so
+	// they sync at once rather than at their next interval.
+	created map[string]bool
+	steps   []StepSummary
+	unlock  func()
 }
 
 // step runs fn as a named step, emitting events and, on success (and unless

@@ -7,14 +7,18 @@ import (
 
 // Summary is what a pipeline run did.
 type Summary struct {
-	Blueprint string           `json:"blueprint"`
-	Env       string           `json:"env"`
-	Commit    string           `json:"commit,omitempty"`
-	DryRun    bool             `json:"dryRun,omitempty"`
-	InfraPlan string           `json:"infraPlan,omitempty"`
-	Clusters  []ClusterSummary `json:"clusters"`
-	Steps     []StepSummary    `json:"steps"`
-	Total     time.Duration    `json:"total"`
+	Blueprint string `json:"blueprint"`
+	Env       string `json:"env"`
+	Commit    string `json:"commit,omitempty"`
+	DryRun    bool   `json:"dryRun,omitempty"`
+	InfraPlan string `json:"infraPlan,omitempty"`
+	// RTOObjective is the environment's recovery.rto (0: none).
+	RTOObjective time.Duration `json:"rtoObjective,omitempty"`
+	// Losses is what a recovery found lost, per cluster.
+	Losses   []Loss           `json:"losses,omitempty"`
+	Clusters []ClusterSummary `json:"clusters"`
+	Steps    []StepSummary    `json:"steps"`
+	Total    time.Duration    `json:"total"`
 }
 
 // ClusterSummary is one cluster after the run.
@@ -29,7 +33,11 @@ type ClusterSummary struct {
 	Healthy    int            `json:"healthy"`
 	Commit     string         `json:"commit,omitempty"`
 	Ready      bool           `json:"ready"`
-	Message    string         `json:"message,omitempty"`
+	// AppliedAfter and HealthyAfter are the times from the start of the
+	// replay step until every object was applied, and healthy.
+	AppliedAfter time.Duration `json:"appliedAfter,omitempty"`
+	HealthyAfter time.Duration `json:"healthyAfter,omitempty"`
+	Message      string        `json:"message,omitempty"`
 }
 
 // WorkloadPlan is a workload as rendered (for --dry-run).

@@ -12,7 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
 )
@@ -34,6 +36,9 @@ const (
 
 // Main runs rekindle with the process's arguments and returns the exit code.
 func Main() int {
+	// controller-runtime complains on stderr unless a logger is set; rekindle
+	// reports through its own progress and errors.
+	ctrllog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Args[1:])
@@ -104,6 +109,9 @@ differences, 2 bad usage or bad input.`,
 		newVersionCmd(g),
 		newBlueprintCmd(g),
 		newBootstrapCmd(g),
+		newClusterCmd(g),
+		newRecoverCmd(g),
+		newDrillCmd(g),
 		newAgentCmd(g),
 	)
 	return asGroup(root)

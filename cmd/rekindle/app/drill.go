@@ -1,0 +1,66 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rekindle-dev/rekindle/recovery"
+)
+
+func newDrillCmd(g *globals) *cobra.Command {
+	var p pipelineFlags
+	var o recovery.DrillOptions
+	var scope string
+	cmd := &cobra.Command{
+		Use:   "drill",
+		Short: "Run a disaster-recovery drill: destroy, recover, verify, report the RTO, tear down",
+		Long: `A full DR drill on one environment:
+
+  up (bootstrap create, resuming if the environment exists) -> baseline check
+  -> lose (delete the clusters in --scope) -> recover (timed, per phase)
+  -> verify -> teardown (unless --keep; it runs even when the drill fails)
+
+Reports go to --report-dir: drill.json (machines), junit.xml (CI test tab: a
+testcase per phase and per cluster) and drill.md (people). Each drill's RTO is
+appended to a history file under --state-dir and the trend is shown.
+Exit 1 when verification fails or the RTO objective is missed.`,
+		Example: `  rekindle drill --blueprint blueprints/examples/local --env dev --rto 2m --report-dir _out/drill
+  rekindle drill -b https://git.example.com/platform/fleet.git -e staging --scope edge --keep`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prog := newProgress(g)
+			opts, err := p.options(g, prog)
+			if err != nil {
+				return err
+			}
+			o.Options = opts
+			if scope != "" && scope != "all" {
+				o.Clusters = strings.Split(scope, ",")
+			}
+			rep, err := recovery.Drill(cmd.Context(), o)
+			if g.output == "json" {
+				writeJSON(g.streams.Out, map[string]any{"event": "drill", "report": rep})
+			} else if rep != nil {
+				fmt.Fprint(g.streams.Out, "\n"+rep.Markdown())
+				if o.ReportDir != "" {
+					fmt.Fprintf(g.streams.Out, "\nReports: %s/{drill.json,junit.xml,drill.md}\n", o.ReportDir)
+				}
+			}
+			if errors.Is(err, recovery.ErrDrillFailed) {
+				return err
+			}
+			return classify(err)
+		},
+	}
+	p.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&scope, "scope", "all", "clusters to destroy: all, or a comma-separated list of cluster names")
+	f.DurationVar(&o.Objective, "rto", 0, "recovery time objective (default: the environment's recovery.rto)")
+	f.BoolVar(&o.Keep, "keep", false, "leave the environment running after the drill")
+	f.StringVar(&o.ReportDir, "report-dir", "", "write drill.json, junit.xml and drill.md here")
+	f.StringVar(&o.HistoryFile, "history", "", "drill history file (default: <state-dir>/envs/<blueprint>/<env>/drills.jsonl)")
+	return cmd
+}

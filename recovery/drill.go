@@ -1,0 +1,191 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/bootstrap"
+)
+
+// Drill phases, in order.
+const (
+	DrillUp       = "up"
+	DrillBaseline = "baseline"
+	DrillLose     = "lose"
+	DrillRecover  = "recover"
+	DrillVerify   = "verify"
+	DrillTeardown = "teardown"
+)
+
+// DrillOptions configure a disaster-recovery drill.
+type DrillOptions struct {
+	bootstrap.Options
+	// Clusters to destroy; empty means every cluster of the environment.
+	Clusters []string
+	// Objective overrides the environment's recovery.rto (0: keep it).
+	Objective time.Duration
+	// Keep leaves the environment running after the drill.
+	Keep bool
+	// ReportDir receives drill.json, junit.xml and drill.md; empty: none.
+	ReportDir string
+	// HistoryFile gets one JSON line per drill; empty:
+	// <StateDir>/envs/<blueprint>/<env>/drills.jsonl.
+	HistoryFile string
+}
+
+// DrillReport is everything a drill measured.
+type DrillReport struct {
+	Blueprint string        `json:"blueprint"`
+	Env       string        `json:"env"`
+	Commit    string        `json:"commit,omitempty"`
+	Started   time.Time     `json:"started"`
+	Duration  time.Duration `json:"duration"`
+	Lost      []string      `json:"lost"`
+	Phases    []Phase       `json:"phases"`
+	// Recovery is the timed recovery, with its RTO against the objective.
+	Recovery *RTO `json:"recovery,omitempty"`
+	// Clusters are the clusters after recovery, with object counts.
+	Clusters    []bootstrap.ClusterSummary `json:"clusters,omitempty"`
+	Differences []string                   `json:"differences,omitempty"`
+	Passed      bool                       `json:"passed"`
+	Failure     string                     `json:"failure,omitempty"`
+	// Trend holds the RTO of earlier drills of this environment, oldest first.
+	Trend []HistoryEntry `json:"trend,omitempty"`
+}
+
+// ErrDrillFailed marks a drill that ran but did not pass.
+var ErrDrillFailed = errors.New("drill failed")
+
+// Drill brings the environment up if needed, checks the baseline, destroys
+// clusters, recovers them with the RTO measured, verifies, and tears down
+// unless Keep (teardown runs even when the drill fails). Reports are written
+// whatever the outcome.
+func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error) {
+	rep = &DrillReport{Started: time.Now().UTC()}
+	defer func() {
+		if !opts.Keep {
+			rep.phase(DrillTeardown, func() (string, error) {
+				sum, err := bootstrap.Destroy(context.WithoutCancel(ctx), opts.Options)
+				if err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("environment destroyed in %s", sum.Total.Round(time.Millisecond)), nil
+			})
+		}
+		rep.Duration = time.Since(rep.Started)
+		if err == nil && !rep.Passed {
+			err = fmt.Errorf("%w: %s", ErrDrillFailed, rep.Failure)
+		}
+		if werr := rep.save(opts); werr != nil {
+			err = errors.Join(err, werr)
+		}
+	}()
+	var up *bootstrap.Summary
+	if err := rep.phase(DrillUp, func() (string, error) {
+		sum, err := bootstrap.Create(ctx, opts.Options)
+		up = sum
+		if err != nil {
+			return "", err
+		}
+		rep.Blueprint, rep.Env, rep.Commit = sum.Blueprint, sum.Env, sum.Commit
+		if opts.HistoryFile == "" && opts.StateDir != "" {
+			opts.HistoryFile = filepath.Join(opts.StateDir, "envs", sum.Blueprint, sum.Env, "drills.jsonl")
+		}
+		return fmt.Sprintf("%d cluster(s) up in %s", len(sum.Clusters), sum.Total.Round(time.Millisecond)), nil
+	}); err != nil {
+		return rep, rep.fail(err)
+	}
+	if err := rep.phase(DrillBaseline, func() (string, error) {
+		return checkClusters(up)
+	}); err != nil {
+		return rep, rep.fail(err)
+	}
+	if err := rep.phase(DrillLose, func() (string, error) {
+		lost, err := bootstrap.Lose(ctx, opts.Options, opts.Clusters)
+		rep.Lost = lost
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("destroyed %v", lost), nil
+	}); err != nil {
+		return rep, rep.fail(err)
+	}
+	var res *Result
+	recErr := rep.phase(DrillRecover, func() (string, error) {
+		var err error
+		res, err = Recover(ctx, opts.Options)
+		if res != nil {
+			if opts.Objective > 0 {
+				res.RTO = newRTO(res.RTO.Total, opts.Objective, res.RTO.Phases)
+			}
+			rep.Recovery = &res.RTO
+			if res.Summary != nil {
+				rep.Clusters = res.Summary.Clusters
+			}
+		}
+		if err != nil && !errors.Is(err, ErrObjectiveMissed) {
+			return "", err
+		}
+		return fmt.Sprintf("recovered in %s", res.RTO.Total.Round(time.Millisecond)), nil
+	})
+	if recErr != nil {
+		return rep, rep.fail(recErr)
+	}
+	if err := rep.phase(DrillVerify, func() (string, error) {
+		return checkClusters(res.Summary)
+	}); err != nil {
+		return rep, rep.fail(err)
+	}
+	if !rep.Recovery.Met {
+		return rep, rep.fail(fmt.Errorf("%w: recovered in %s, objective %s", ErrObjectiveMissed, rep.Recovery.Total.Round(time.Millisecond), rep.Recovery.Objective))
+	}
+	rep.Passed = true
+	return rep, nil
+}
+
+// checkClusters reports differences between what was rendered and what the
+// agents report live and healthy.
+func checkClusters(sum *bootstrap.Summary) (string, error) {
+	var diffs []string
+	objects := 0
+	for _, c := range sum.Clusters {
+		objects += c.Desired
+		if !c.Ready || c.Healthy != c.Desired {
+			diffs = append(diffs, fmt.Sprintf("%s: %d/%d objects healthy", c.Name, c.Healthy, c.Desired))
+		}
+	}
+	if len(diffs) > 0 {
+		return "", &DiffError{Differences: diffs}
+	}
+	return fmt.Sprintf("%d object(s) in %d cluster(s) live and healthy", objects, len(sum.Clusters)), nil
+}
+
+// DiffError lists how live state differs from Git.
+type DiffError struct{ Differences []string }
+
+func (e *DiffError) Error() string {
+	return fmt.Sprintf("live state differs from Git: %v", e.Differences)
+}
+
+func (rep *DrillReport) phase(name string, fn func() (string, error)) error {
+	start := time.Now()
+	detail, err := fn()
+	ph := Phase{Name: name, Duration: time.Since(start), Status: bootstrap.StatusDone, Detail: detail}
+	if err != nil {
+		ph.Status, ph.Detail = bootstrap.StatusFailed, err.Error()
+	}
+	rep.Phases = append(rep.Phases, ph)
+	return err
+}
+
+func (rep *DrillReport) fail(err error) error {
+	rep.Failure = err.Error()
+	var de *DiffError
+	if errors.As(err, &de) {
+		rep.Differences = de.Differences
+	}
+	return nil
+}

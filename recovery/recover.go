@@ -1,0 +1,46 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/bootstrap"
+)
+
+// Result is what a recovery did and how long it took.
+type Result struct {
+	Summary *bootstrap.Summary `json:"summary"`
+	RTO     RTO                `json:"rto"`
+}
+
+// ErrObjectiveMissed is returned (wrapped) when a recovery succeeded but
+// took longer than the environment's recovery.rto.
+var ErrObjectiveMissed = fmt.Errorf("recovery time objective missed")
+
+// Recover rebuilds what is missing of an environment: Terraform only where
+// infrastructure is missing (a plan that would replace or destroy stops
+// unless AllowReplace), lost clusters, the agents, then waits for the replay
+// and verifies. Healthy clusters are only re-synced. It reads Git only.
+func Recover(ctx context.Context, opts bootstrap.Options) (*Result, error) {
+	opts.Recover = true
+	start := time.Now()
+	sum, err := bootstrap.Create(ctx, opts)
+	res := &Result{Summary: sum}
+	res.RTO = newRTO(time.Since(start), objective(sum), phases(sum))
+	if err != nil {
+		return res, err
+	}
+	if !res.RTO.Met {
+		return res, fmt.Errorf("%w: recovered in %s, objective %s", ErrObjectiveMissed, res.RTO.Total.Round(time.Millisecond), res.RTO.Objective)
+	}
+	return res, nil
+}
+
+// objective is the environment's recovery.rto, as the summary carries it.
+func objective(sum *bootstrap.Summary) time.Duration {
+	if sum == nil {
+		return 0
+	}
+	return sum.RTOObjective
+}
