@@ -11,9 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
@@ -487,65 +485,4 @@ func (a *Applier) saveAfterFailure(ctx context.Context, old *Inventory, rc *blue
 	if err := a.writeInventory(ctx, mergeInventory(old, cur)); err != nil {
 		a.opts.Log("write inventory after a failed pass: %v", err)
 	}
-}
-
-// prune deletes what the old inventory holds and cur does not: plain objects
-// with DeleteAll (only those still labelled as this cluster's), Helm releases
-// with helm uninstall.
-func (a *Applier) prune(ctx context.Context, cluster string, old, cur *Inventory, res *Result) error {
-	keep := map[string]bool{}
-	for _, e := range cur.Objects {
-		keep[e.key()] = true
-	}
-	var objs []*unstructured.Unstructured
-	for _, e := range old.Objects {
-		if e.Helm || keep[e.key()] {
-			continue
-		}
-		if _, err := a.mapper.RESTMapping(schema.GroupKind{Group: e.Group, Kind: e.Kind}, e.Version); meta.IsNoMatchError(err) {
-			continue // its kind is gone (CRD deleted), and with it the object
-		}
-		objs = append(objs, e.unstructured())
-	}
-	var errs []string
-	if len(objs) > 0 {
-		cs, err := a.rm.DeleteAll(ctx, objs, ssa.DeleteOptions{
-			PropagationPolicy: metav1.DeletePropagationBackground,
-			Inclusions:        map[string]string{LabelManagedBy: ManagedByValue, LabelCluster: cluster},
-		})
-		if cs != nil {
-			for _, e := range cs.Entries {
-				r := refOfMeta(e.ObjMetadata, e.GroupVersion)
-				switch e.Action {
-				case ssa.DeletedAction:
-					res.Pruned = append(res.Pruned, r)
-				case ssa.SkippedAction:
-					res.PruneSkipped = append(res.PruneSkipped, FailedObject{Object: r.String(),
-						Reason: fmt.Sprintf("lacks the labels %s=%s, %s=%s", LabelManagedBy, ManagedByValue, LabelCluster, cluster)})
-				}
-			}
-		}
-		if err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
-	keepRel := map[string]bool{}
-	for _, r := range cur.Releases {
-		keepRel[r.key()] = true
-	}
-	for _, r := range old.Releases {
-		if keepRel[r.key()] {
-			continue
-		}
-		if err := uninstallRelease(a.cfg, r.Name, r.Namespace, a.opts.HelmTimeout, a.opts.Log); err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		res.Releases = append(res.Releases, ReleaseResult{Workload: r.Workload, Name: r.Name, Namespace: r.Namespace, Action: "uninstalled"})
-	}
-	sortRefs(res.Pruned)
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
 }

@@ -277,6 +277,70 @@ func TestSync(t *testing.T) {
 		}
 	})
 
+	t.Run("a Namespace or CRD holding foreign objects is kept", func(t *testing.T) {
+		gadgetCRD := fromYAML(t, strings.NewReplacer("widget", "gadget", "Widget", "Gadget").Replace(widgetCRD))
+		gadget := func(ns, name string) *unstructured.Unstructured {
+			return obj("example.rekindle.dev/v1", "Gadget", ns, name, map[string]any{"spec": map[string]any{"size": int64(1)}})
+		}
+		base := without(full, "frontend", "tiny")
+		withScratch := without(full, "frontend", "tiny")
+		withScratch.Workloads = append(withScratch.Workloads, blueprints.RenderedWorkload{Name: "scratch", DependsOn: []string{"platform"},
+			Objects: []*unstructured.Unstructured{gadgetCRD, namespace("scratch-a"), namespace("scratch-b"),
+				configMap("scratch-a", "cm", nil), configMap("scratch-b", "cm", nil), gadget("shop", "managed-gadget")}})
+		if _, err := a.Sync(ctx, withScratch, SyncOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "scratch-a", Name: "foreign"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Create(ctx, gadget("shop", "hand-gadget")); err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.Sync(ctx, base, SyncOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := refStrings(res.Pruned)
+		want := []string{"ConfigMap/scratch-a/cm", "ConfigMap/scratch-b/cm", "Gadget/shop/managed-gadget", "Namespace/scratch-b"}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("pruned %v, want %v", got, want)
+		}
+		var skipped []string
+		for _, f := range res.PruneSkipped {
+			skipped = append(skipped, f.String())
+		}
+		joined := strings.Join(skipped, "\n")
+		if len(skipped) != 2 || !strings.Contains(joined, "Namespace/scratch-a: deleting it would delete") ||
+			!strings.Contains(joined, "ConfigMap/scratch-a/foreign") || !strings.Contains(joined, "Gadget/shop/hand-gadget") {
+			t.Errorf("skipped:\n%s", joined)
+		}
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "hand-gadget"}, gadget("shop", "hand-gadget")); err != nil {
+			t.Errorf("Gadget/shop/hand-gadget: %v", err)
+		}
+		requireGone(t, cl, namespace("scratch-b"))
+		ns := &corev1.Namespace{}
+		if err := cl.Get(ctx, client.ObjectKey{Name: "scratch-a"}, ns); err != nil || ns.DeletionTimestamp != nil {
+			t.Errorf("Namespace/scratch-a: %v (deleting %v)", err, ns.DeletionTimestamp)
+		}
+		// Once the foreign objects are gone, the next pass prunes what was kept.
+		if err := cl.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "scratch-a", Name: "foreign"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Delete(ctx, gadget("shop", "hand-gadget")); err != nil {
+			t.Fatal(err)
+		}
+		res, err = a.Sync(ctx, base, SyncOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = refStrings(res.Pruned)
+		slices.Sort(got)
+		if want := []string{"CustomResourceDefinition/gadgets.example.rekindle.dev", "Namespace/scratch-a"}; !slices.Equal(got, want) {
+			t.Errorf("pruned %v, want %v (skipped %v)", got, want, res.PruneSkipped)
+		}
+	})
+
 	t.Run("wait timeout names the object and its message", func(t *testing.T) {
 		short, err := NewApplier(c.Config, ApplyOptions{WaitTimeout: 4 * time.Second})
 		if err != nil {
