@@ -123,6 +123,10 @@ func (r *run) deleteClusters(ctx context.Context, names []string) (string, bool,
 			continue
 		}
 		p, err := NewProvider(prov, ProviderOptions{StateDir: r.opts.StateDir, ToolsDir: r.opts.ToolsDir, Progress: stageEvents(r.opts.Events, StepClusters, n), Log: r.opts.Log})
+		if err != nil && r.cp.Cluster(n) == nil {
+			absent++ // never created: no provider could have made it
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster %q: %w", n, err))
 			continue
