@@ -76,7 +76,9 @@ type Applier struct {
 	crdDone bool
 }
 
-// NewApplier connects to the cluster behind cfg.
+// NewApplier connects to the cluster behind cfg. The process owner should set
+// controller-runtime's logger (sigs.k8s.io/controller-runtime/pkg/log.SetLogger),
+// or controller-runtime prints a stack trace to stderr 30s after start.
 func NewApplier(cfg *rest.Config, opts ApplyOptions) (*Applier, error) {
 	opts.defaults()
 	cfg = rest.CopyConfig(cfg)
