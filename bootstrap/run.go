@@ -52,7 +52,7 @@ func (r *run) step(ctx context.Context, name string, fn func(ctx context.Context
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if r.cp != nil && !r.opts.DryRun && !skipped {
+	if r.cp != nil && !r.opts.DryRun {
 		r.cp.Steps[name] = StepRecord{Completed: time.Now().UTC(), Duration: took, Detail: detail}
 		if err := r.cp.write(r.paths.checkpoint); err != nil {
 			return fmt.Errorf("%s: save checkpoint: %w", name, err)
@@ -109,6 +109,7 @@ func (r *run) open(ctx context.Context) error {
 	r.cp.Ref = r.opts.Source.Ref
 	r.cp.Env = env
 	r.cp.Commit = r.repo.Commit
+	r.cp.Steps[StepFetch] = StepRecord{Completed: time.Now().UTC(), Detail: fmt.Sprintf("commit %.12s", r.repo.Commit)}
 	return nil
 }
 

@@ -112,6 +112,7 @@ differences, 2 bad usage or bad input.`,
 		newClusterCmd(g),
 		newRecoverCmd(g),
 		newDrillCmd(g),
+		newStatusCmd(g),
 		newAgentCmd(g),
 	)
 	return asGroup(root)

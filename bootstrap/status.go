@@ -1,0 +1,113 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/bootstrap/agent"
+	"github.com/rekindle-dev/rekindle/providers/cluster"
+)
+
+// EnvStatus is what Status reports of an environment.
+type EnvStatus struct {
+	Blueprint string          `json:"blueprint"`
+	Env       string          `json:"env"`
+	Commit    string          `json:"commit,omitempty"`
+	Steps     []StepStatus    `json:"steps"`
+	Clusters  []ClusterStatus `json:"clusters"`
+}
+
+// StepStatus is a pipeline step as the checkpoint records it.
+type StepStatus struct {
+	Name      string    `json:"name"`
+	Done      bool      `json:"done"`
+	Completed time.Time `json:"completed,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// ClusterStatus is a cluster, live.
+type ClusterStatus struct {
+	Name      string        `json:"name"`
+	Provider  string        `json:"provider"`
+	State     cluster.State `json:"state"`
+	APIServer string        `json:"apiServer,omitempty"`
+	Reason    string        `json:"reason,omitempty"`
+	// Agent says how the agent runs: "host process (pid N)", "not running", "in cluster".
+	Agent string `json:"agent,omitempty"`
+	// Sync is the agent's status, when the cluster answers.
+	Sync *agent.SyncStatus `json:"sync,omitempty"`
+}
+
+// Status reads an environment's checkpoint and asks each cluster how it is.
+// It changes nothing and takes no lock.
+func Status(ctx context.Context, opts Options) (*EnvStatus, error) {
+	opts.defaults()
+	opts.DryRun = true // no lock, no checkpoint writes
+	r := &run{opts: opts}
+	if err := r.open(ctx); err != nil {
+		return nil, err
+	}
+	cp, err := readCheckpoint(r.paths.checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	r.cp = cp
+	if tf, err := r.provisioner(ctx); err == nil && tf != nil && fileExists(r.paths.terraform) {
+		if out, err := tf.Outputs(ctx); err == nil {
+			r.outputs = out.Values
+		}
+	}
+	r.expand()
+	st := &EnvStatus{Blueprint: r.repo.Blueprint.Metadata.Name, Env: r.env, Commit: cp.Commit}
+	for _, name := range Steps {
+		rec, ok := cp.Steps[name]
+		st.Steps = append(st.Steps, StepStatus{Name: name, Done: ok, Completed: rec.Completed, Detail: rec.Detail})
+	}
+	for _, name := range r.clusterNames() {
+		st.Clusters = append(st.Clusters, r.clusterStatus(ctx, name))
+	}
+	return st, nil
+}
+
+func (r *run) clusterStatus(ctx context.Context, name string) ClusterStatus {
+	cs := ClusterStatus{Name: name, Provider: r.providerName(name), State: cluster.Missing}
+	p, err := NewProvider(cs.Provider, ProviderOptions{StateDir: r.opts.StateDir, ToolsDir: r.opts.ToolsDir})
+	if err != nil {
+		cs.Reason = err.Error()
+		return cs
+	}
+	info, err := p.Get(ctx, name)
+	if err != nil {
+		cs.Reason = err.Error()
+		return cs
+	}
+	cs.State, cs.APIServer, cs.Reason = info.State, info.APIServer, info.Reason
+	if r.hostAgentFor(r.blueprintCluster(name)) {
+		if pid, ok := newHostAgent(r.paths.agents, name).pid(); ok {
+			cs.Agent = fmt.Sprintf("host process (pid %d)", pid)
+		} else {
+			cs.Agent = "host process not running"
+		}
+	} else {
+		cs.Agent = "in cluster"
+	}
+	if info.State != cluster.Running {
+		return cs
+	}
+	cfg, err := cluster.RESTConfig(info.Kubeconfig, "")
+	if err != nil {
+		return cs
+	}
+	ap, err := agent.NewApplier(cfg, agent.ApplyOptions{})
+	if err != nil {
+		return cs
+	}
+	if s, err := ap.GetSync(ctx, name); err == nil {
+		cs.Sync = &s.Status
+	} else {
+		cs.Reason = strings.TrimSpace("no Sync status: " + firstLine(err))
+	}
+	return cs
+}
