@@ -128,6 +128,13 @@ func (r *run) provisioner(ctx context.Context) (infra.Provisioner, error) {
 // outside every cluster, so it survives their loss.
 func (r *run) infra(ctx context.Context, sum *Summary) (string, bool, error) {
 	defer func() { r.expand() }()
+	if r.opts.Rehearse != "" {
+		if cloud := r.cloudResources(); len(cloud) > 0 {
+			r.info(StepInfra, "", "rehearsal: skipping Terraform, whose module needs cloud providers (%s); cluster names from its outputs become placeholders", strings.Join(cloud, ", "))
+			r.setOutputs(&infra.Outputs{Values: placeholderOutputs(r.repo, r.env)})
+			return "skipped in rehearsal: the module needs cloud providers", true, nil
+		}
+	}
 	tf, err := r.provisioner(ctx)
 	if err != nil || tf == nil {
 		return "no infra in this environment", tf == nil && err == nil, err
@@ -193,12 +200,18 @@ func outputNames(out *infra.Outputs) string {
 	return strings.Join(names, ", ")
 }
 
-// expand fills the environment's cluster fields from the outputs.
+// expand fills the environment's cluster fields from the outputs; a
+// rehearsal substitutes its provider.
 func (r *run) expand() {
 	env, err := r.repo.Expand(r.env, r.outputs)
 	if err != nil {
 		r.info(StepInfra, "", "%v", err)
 		env, _ = r.repo.Expand(r.env, nil)
+	}
+	if r.opts.Rehearse != "" {
+		for i := range env.Clusters {
+			env.Clusters[i].Provider = r.opts.Rehearse
+		}
 	}
 	r.expanded = env
 }

@@ -63,6 +63,9 @@ func (r *run) destroy(ctx context.Context) (*Summary, error) {
 		if tf == nil {
 			return "no infra in this environment", true, nil
 		}
+		if r.opts.Rehearse != "" && len(r.cloudResources()) > 0 {
+			return "skipped in rehearsal: the module needs cloud providers and was never applied", true, nil
+		}
 		if err := tf.Destroy(ctx); err != nil {
 			return "", false, err
 		}

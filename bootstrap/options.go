@@ -39,6 +39,10 @@ type Options struct {
 	// skipped on the checkpoint's word, and clusters that exist but do not
 	// answer are replaced.
 	Recover bool
+	// Rehearse substitutes this provider (kwok or kind) for every cluster's,
+	// and skips Terraform modules that need cloud providers, so that any
+	// environment can run on this machine.
+	Rehearse string
 	// AllowReplace lets Terraform replace or destroy existing infrastructure
 	// (recovery refuses such a plan otherwise).
 	AllowReplace bool

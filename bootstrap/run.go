@@ -29,8 +29,8 @@ type run struct {
 	unlock  func()
 }
 
-// step runs fn as a named step, emitting events and, on success (and unless
-// it was skipped or a dry run), recording it in the checkpoint.
+// step runs fn as a named step, emitting events and, on success (unless a
+// dry run), recording it in the checkpoint.
 func (r *run) step(ctx context.Context, name string, fn func(ctx context.Context) (detail string, skipped bool, err error)) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -113,6 +113,7 @@ differences, 2 bad usage or bad input.`,
 		newRecoverCmd(g),
 		newDrillCmd(g),
 		newStatusCmd(g),
+		newRehearseCmd(g),
 		newAgentCmd(g),
 	)
 	return asGroup(root)

@@ -1,0 +1,41 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/rekindle-dev/rekindle/bootstrap"
+)
+
+// RehearseOptions configure a rehearsal.
+type RehearseOptions struct {
+	bootstrap.Options
+	// Provider replaces every cluster's provider: "kwok" or "kind".
+	Provider string
+	// Keep leaves the rehearsal environment running.
+	Keep bool
+}
+
+// Rehearse runs an environment of any blueprint on local clusters: every
+// cluster's provider is replaced, Terraform runs when its module needs no
+// cloud provider and is skipped with a notice otherwise, and everything
+// lives under <StateDir>/rehearsals so the real environment's state is never
+// touched. It tears down afterwards unless Keep, even when it fails.
+func Rehearse(ctx context.Context, opts RehearseOptions) (*bootstrap.Summary, error) {
+	switch opts.Provider {
+	case "kwok", "kind":
+	default:
+		return nil, &bootstrap.UsageError{Msg: fmt.Sprintf("rehearse: provider must be kwok or kind, got %q", opts.Provider)}
+	}
+	opts.Options.Rehearse = opts.Provider
+	opts.Options.StateDir = filepath.Join(opts.Options.StateDir, "rehearsals")
+	sum, err := bootstrap.Create(ctx, opts.Options)
+	if !opts.Keep {
+		if _, derr := bootstrap.Destroy(context.WithoutCancel(ctx), opts.Options); derr != nil {
+			err = errors.Join(err, fmt.Errorf("teardown: %w", derr))
+		}
+	}
+	return sum, err
+}
