@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -54,6 +55,11 @@ func (r *run) agent(ctx context.Context, sum *Summary) (string, bool, error) {
 				return "", false, fmt.Errorf("read SSH key for the agent: %w", err)
 			}
 			vals.GitSSHKey = string(key)
+			if kh := knownHostsFile(r.opts.Source.Auth.KnownHostsFile); kh != "" {
+				if data, err := os.ReadFile(kh); err == nil {
+					vals.GitKnownHosts = string(data)
+				}
+			}
 		}
 		if err := agent.Install(ctx, cfg, vals); err != nil {
 			return "", false, fmt.Errorf("cluster %q: %w", c.Name, err)
@@ -123,6 +129,19 @@ func agentInterval(c blueprints.Cluster) time.Duration {
 		return c.Agent.Interval.Duration
 	}
 	return DefaultAgentInterval
+}
+
+// knownHostsFile is the known_hosts an in-cluster agent should trust: the
+// one given, or the user's.
+func knownHostsFile(given string) string {
+	if given != "" {
+		first, _, _ := strings.Cut(given, string(os.PathListSeparator))
+		return first
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".ssh", "known_hosts")
+	}
+	return ""
 }
 
 func firstNonEmpty(s ...string) string {
