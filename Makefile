@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/rekindle-dev/rekindle/cmd/rekindle/app.version=$(VERSIO
 # builds them once into ~/.cache/rekindle (about ten minutes the first time).
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all build tools test vet demo bench clean
+.PHONY: all build tools test vet fuzz demo bench clean
 
 all: build
 
@@ -24,6 +24,12 @@ vet:
 
 test: tools vet
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Fuzz the blueprint loader and the workload decoder for a bounded time each.
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test ./blueprints -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./blueprints -run '^$$' -fuzz '^FuzzDecodeObjects$$' -fuzztime $(FUZZTIME)
 
 demo: build tools
 	hack/demo.sh
