@@ -132,26 +132,46 @@ func notSyncedError(ctx context.Context, s *agent.Sync, commit string) error {
 	return fmt.Errorf("replay did not finish: %s: %w", strings.Join(why, "; "), context.Cause(ctx))
 }
 
-// verify checks that what the agents report matches the render.
+// verify compares every cluster with its render, object by object: each
+// rendered object present, its fields managed by Git equal to Git, healthy,
+// and each Helm release deployed at the rendered chart version. The agents'
+// own counts are not trusted.
 func (r *run) verify(ctx context.Context, sum *Summary) (string, bool, error) {
 	if r.opts.DryRun {
-		return "would check every rendered object is live and healthy", false, nil
+		return "would check every rendered object is live, matches Git and is healthy", false, nil
 	}
-	var bad []string
+	var diffs []string
 	objects := 0
 	for _, cs := range sum.Clusters {
 		rc, err := r.repo.Render(ctx, r.env, cs.Name, r.renderOptions())
 		if err != nil {
 			return "", false, err
 		}
-		want := len(rc.AllObjects())
-		objects += want
-		if !cs.Ready || cs.Desired != want || cs.Healthy != want {
-			bad = append(bad, fmt.Sprintf("%s: %d rendered, agent reports %d desired and %d healthy", cs.Name, want, cs.Desired, cs.Healthy))
+		ap, err := r.applier(&cs)
+		if err != nil {
+			return "", false, fmt.Errorf("cluster %q: %w", cs.Name, err)
+		}
+		res, err := ap.Verify(ctx, rc)
+		if err != nil {
+			return "", false, fmt.Errorf("cluster %q: %w", cs.Name, err)
+		}
+		objects += res.Desired
+		r.info(StepVerify, cs.Name, "%d desired, %d present, %d matching Git, %d healthy (%s)",
+			res.Desired, res.Present, res.Matching, res.Healthy, res.Duration.Round(time.Millisecond))
+		for _, d := range res.Differences {
+			diffs = append(diffs, cs.Name+": "+d.String())
+		}
+		if len(res.Differences) == 0 && !res.OK() {
+			diffs = append(diffs, fmt.Sprintf("%s: %d/%d objects present, matching and healthy", cs.Name, min(res.Present, res.Matching, res.Healthy), res.Desired))
 		}
 	}
-	if len(bad) > 0 {
-		return "", false, fmt.Errorf("live state differs from Git: %s", strings.Join(bad, "; "))
+	if len(diffs) > 0 {
+		const show = 10
+		list := diffs
+		if len(list) > show {
+			list = append(list[:show:show], fmt.Sprintf("and %d more", len(diffs)-show))
+		}
+		return "", false, fmt.Errorf("live state differs from Git in %d place(s): %s", len(diffs), strings.Join(list, "; "))
 	}
-	return fmt.Sprintf("%d object(s) in %d cluster(s) match the render and are healthy", objects, len(sum.Clusters)), false, nil
+	return fmt.Sprintf("%d object(s) in %d cluster(s) present, matching Git and healthy", objects, len(sum.Clusters)), false, nil
 }
