@@ -99,7 +99,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		return rep, rep.fail(err)
 	}
 	if err := rep.phase(DrillBaseline, func() (string, error) {
-		return checkClusters(up)
+		return checkClusters(ctx, opts.Options, up)
 	}); err != nil {
 		return rep, rep.fail(err)
 	}
@@ -135,7 +135,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		return rep, rep.fail(recErr)
 	}
 	if err := rep.phase(DrillVerify, func() (string, error) {
-		return checkClusters(res.Summary)
+		return checkClusters(ctx, opts.Options, res.Summary)
 	}); err != nil {
 		return rep, rep.fail(err)
 	}
@@ -146,21 +146,27 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 	return rep, nil
 }
 
-// checkClusters reports differences between what was rendered and what the
-// agents report live and healthy.
-func checkClusters(sum *bootstrap.Summary) (string, error) {
-	var diffs []string
+// checkClusters compares every cluster of the environment with the render at
+// the run's commit, object by object (see Verify); the agents' own counts are
+// not trusted. Differences come back as a *DiffError.
+func checkClusters(ctx context.Context, opts bootstrap.Options, sum *bootstrap.Summary) (string, error) {
+	opts.Events = nil // the drill reports its own phases
+	commit := ""
+	if sum != nil {
+		commit = sum.Commit
+	}
+	rep, err := Verify(ctx, opts, commit)
+	if err != nil {
+		return "", err
+	}
+	if err := rep.Err(); err != nil {
+		return "", err
+	}
 	objects := 0
-	for _, c := range sum.Clusters {
+	for _, c := range rep.Clusters {
 		objects += c.Desired
-		if !c.Ready || c.Healthy != c.Desired {
-			diffs = append(diffs, fmt.Sprintf("%s: %d/%d objects healthy", c.Name, c.Healthy, c.Desired))
-		}
 	}
-	if len(diffs) > 0 {
-		return "", &DiffError{Differences: diffs}
-	}
-	return fmt.Sprintf("%d object(s) in %d cluster(s) live and healthy", objects, len(sum.Clusters)), nil
+	return fmt.Sprintf("%d object(s) in %d cluster(s) present, matching Git and healthy (verified in %s)", objects, len(rep.Clusters), rep.Duration.Round(time.Millisecond)), nil
 }
 
 // DiffError lists how live state differs from Git.

@@ -1,0 +1,164 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/bootstrap"
+	"github.com/rekindle-dev/rekindle/bootstrap/agent"
+	"github.com/rekindle-dev/rekindle/providers/cluster"
+	"github.com/rekindle-dev/rekindle/providers/git"
+)
+
+// VerifyReport compares every cluster of an environment with Git.
+type VerifyReport struct {
+	Blueprint string `json:"blueprint"`
+	Env       string `json:"env"`
+	// Commit is the blueprint commit the clusters were compared with ("" for
+	// a directory that is not a Git checkout).
+	Commit string `json:"commit,omitempty"`
+	// RecordedCommit is the commit of the environment's last run.
+	RecordedCommit string `json:"recordedCommit,omitempty"`
+	// Clusters hold per-cluster counts and differences; a cluster that is
+	// missing or does not answer has one difference saying so.
+	Clusters []agent.VerifyResult `json:"clusters"`
+	Duration time.Duration        `json:"duration"`
+	// Passed is true when every cluster matches Git.
+	Passed bool `json:"passed"`
+}
+
+// Differences lists every difference as "cluster: Kind/namespace/name: what".
+func (r *VerifyReport) Differences() []string {
+	var out []string
+	for _, c := range r.Clusters {
+		for _, d := range c.Differences {
+			out = append(out, c.Cluster+": "+d.String())
+		}
+	}
+	return out
+}
+
+// Err is nil when every cluster matches Git, and a *DiffError listing the
+// differences otherwise.
+func (r *VerifyReport) Err() error {
+	if r.Passed {
+		return nil
+	}
+	return &DiffError{Differences: r.Differences()}
+}
+
+// Verify compares the environment's clusters with the blueprint at commit
+// (empty: the commit its last run recorded): every rendered object present,
+// its fields managed by Git equal to Git, healthy; Helm releases deployed at
+// the rendered chart version. A Git blueprint is fetched at that commit; a
+// directory is used as it is. A cluster that is missing or does not answer
+// is a difference, not an error. It changes nothing.
+func Verify(ctx context.Context, opts bootstrap.Options, commit string) (*VerifyReport, error) {
+	start := time.Now()
+	ec, err := bootstrap.Environment(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	want := commit
+	if want == "" {
+		want = ec.Commit
+	}
+	if want != "" && git.IsRemote(opts.Source.Location) && !strings.HasPrefix(ec.Repo.Commit, want) {
+		opts.Source.Ref = want
+		if ec, err = bootstrap.Environment(ctx, opts); err != nil {
+			return nil, fmt.Errorf("blueprint at commit %.12s: %w", want, err)
+		}
+	}
+	rep := &VerifyReport{
+		Blueprint:      ec.Repo.Blueprint.Metadata.Name,
+		Env:            ec.Env,
+		Commit:         ec.Repo.Commit,
+		RecordedCommit: ec.Commit,
+		Clusters:       make([]agent.VerifyResult, len(ec.Clusters)),
+	}
+	// Cluster names that still hold a template mean the infra outputs are
+	// missing (no Terraform state): renders that use them cannot work either.
+	noOutputs := false
+	for _, c := range ec.Clusters {
+		noOutputs = noOutputs || strings.Contains(c.Name, "{{")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ec.Clusters))
+	for i, c := range ec.Clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep.Clusters[i], errs[i] = verifyCluster(ctx, ec, c, noOutputs)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return rep, err
+		}
+	}
+	rep.Passed = true
+	for _, c := range rep.Clusters {
+		rep.Passed = rep.Passed && c.OK()
+	}
+	rep.Duration = time.Since(start)
+	return rep, nil
+}
+
+// verifyCluster renders one cluster and compares it with the live one. Only
+// a broken render (when the infra outputs are there) or a cancelled context
+// is an error.
+func verifyCluster(ctx context.Context, ec *bootstrap.EnvContext, c bootstrap.EnvCluster, noOutputs bool) (agent.VerifyResult, error) {
+	start := time.Now()
+	res := agent.VerifyResult{Cluster: c.Name}
+	unreachable := func(reason string) (agent.VerifyResult, error) {
+		res.Differences = []agent.Difference{{Reason: reason}}
+		res.Duration = time.Since(start)
+		return res, nil
+	}
+	if strings.Contains(c.Name, "{{") {
+		return unreachable("cluster not verified: " + c.Reason)
+	}
+	rc, err := ec.Render(ctx, c.Name)
+	if err != nil && noOutputs {
+		s, _, _ := strings.Cut(err.Error(), "\n")
+		return unreachable(fmt.Sprintf("cluster not verified: the infra outputs are missing, so it cannot be rendered (%s)", s))
+	}
+	if err != nil {
+		return res, fmt.Errorf("render cluster %q: %w", c.Name, err)
+	}
+	res.Commit = rc.Commit
+	for _, w := range rc.Workloads {
+		for _, o := range w.Objects {
+			if _, hook := o.GetAnnotations()["helm.sh/hook"]; !hook || w.Helm == nil {
+				res.Desired++
+			}
+		}
+	}
+	switch c.State {
+	case cluster.Running:
+	case cluster.Missing:
+		return unreachable("cluster is missing: " + c.Reason)
+	default:
+		return unreachable("cluster does not answer: " + c.Reason)
+	}
+	cfg, err := cluster.RESTConfig(c.Kubeconfig, "")
+	if err != nil {
+		return unreachable("cluster cannot be reached: " + err.Error())
+	}
+	ap, err := agent.NewApplier(cfg, agent.ApplyOptions{})
+	if err != nil {
+		return unreachable("cluster cannot be reached: " + err.Error())
+	}
+	vr, err := ap.Verify(ctx, rc)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return unreachable("cluster not verified: " + err.Error())
+	}
+	return *vr, nil
+}
