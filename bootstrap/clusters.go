@@ -2,10 +2,16 @@ package bootstrap
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
+	"github.com/rekindle-dev/rekindle/providers/cluster/existing"
+	"github.com/rekindle-dev/rekindle/providers/cluster/kind"
 	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
 )
 
@@ -15,7 +21,10 @@ type ProviderOptions struct {
 	ToolsDir       string
 	ToolsModuleDir string
 	Progress       cluster.Progress
-	Log            interface{ Write([]byte) (int, error) }
+	Log            io.Writer
+	// Kubeconfig and Context point the existing provider at its cluster.
+	Kubeconfig string
+	Context    string
 }
 
 // NewProvider returns the provider called name.
@@ -30,9 +39,39 @@ func NewProvider(name string, opts ProviderOptions) (cluster.Provider, error) {
 			BuildIfMissing: opts.ToolsModuleDir != "",
 			ToolsModuleDir: opts.ToolsModuleDir,
 		})
+	case "kind":
+		return kind.New(kind.Options{StateDir: opts.StateDir, Progress: opts.Progress, Log: opts.Log})
+	case "existing":
+		return existing.New(existing.Options{Kubeconfig: expandHome(opts.Kubeconfig), Context: opts.Context})
 	default:
 		return nil, fmt.Errorf("cluster provider %q is not available in this build", name)
 	}
+}
+
+// provider returns the provider of cluster c (as expanded), reporting its
+// stages as info events of step.
+func (r *run) provider(c blueprints.Cluster, step string) (cluster.Provider, error) {
+	opts := ProviderOptions{
+		StateDir:       r.opts.StateDir,
+		ToolsDir:       r.opts.ToolsDir,
+		ToolsModuleDir: r.opts.ToolsModuleDir,
+		Progress:       stageEvents(r.opts.Events, step, c.Name),
+		Log:            r.opts.Log,
+	}
+	if c.Existing != nil {
+		opts.Kubeconfig, opts.Context = c.Existing.Kubeconfig, c.Existing.Context
+	}
+	return NewProvider(c.Provider, opts)
+}
+
+// expandHome turns a leading ~/ into the home directory.
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
 }
 
 // clusterSpec turns a blueprint cluster into a provider spec.
@@ -52,7 +91,7 @@ func clusterSpec(repo *blueprints.Repo, c blueprints.Cluster) (cluster.Spec, err
 		}
 	}
 	if c.Existing != nil {
-		spec.Kubeconfig = c.Existing.Kubeconfig
+		spec.Kubeconfig = expandHome(c.Existing.Kubeconfig)
 		spec.Context = c.Existing.Context
 	}
 	return spec, nil

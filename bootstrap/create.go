@@ -223,7 +223,7 @@ func (r *run) clusters(ctx context.Context, sum *Summary) (string, bool, error) 
 		for i, c := range r.expanded.Clusters {
 			sum.Clusters[i].Name = c.Name
 			state := "would create"
-			if p, err := r.provider(c); err == nil && !strings.Contains(c.Name, "{{") {
+			if p, err := r.provider(c, StepClusters); err == nil && !strings.Contains(c.Name, "{{") {
 				if info, err := p.Get(ctx, c.Name); err == nil && info.State == cluster.Running {
 					state = "running, would keep"
 				}
@@ -237,7 +237,7 @@ func (r *run) clusters(ctx context.Context, sum *Summary) (string, bool, error) 
 		if strings.Contains(c.Name, "{{") {
 			return "", false, fmt.Errorf("cluster name %q still holds a template: the infra outputs are missing", c.Name)
 		}
-		p, err := r.provider(c)
+		p, err := r.provider(c, StepClusters)
 		if err != nil {
 			return "", false, err
 		}
@@ -271,16 +271,6 @@ func (r *run) clusters(ctx context.Context, sum *Summary) (string, bool, error) 
 	}
 	detail := fmt.Sprintf("%d created, %d already running", created, kept)
 	return detail, created == 0 && r.cp.Done(StepClusters), nil
-}
-
-func (r *run) provider(c blueprints.Cluster) (cluster.Provider, error) {
-	return NewProvider(c.Provider, ProviderOptions{
-		StateDir:       r.opts.StateDir,
-		ToolsDir:       r.opts.ToolsDir,
-		ToolsModuleDir: r.opts.ToolsModuleDir,
-		Progress:       stageEvents(r.opts.Events, StepClusters, c.Name),
-		Log:            r.opts.Log,
-	})
 }
 
 // secrets places what the agent needs before it starts. Git credentials go

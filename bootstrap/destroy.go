@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 )
 
@@ -44,14 +45,20 @@ func (r *run) destroy(ctx context.Context) (*Summary, error) {
 	r.expand()
 	var failed []error
 	names := r.clusterNames()
-	failed = append(failed, r.step(ctx, StepAgent, func(context.Context) (string, bool, error) {
+	failed = append(failed, r.step(ctx, StepAgent, func(ctx context.Context) (string, bool, error) {
 		var errs []error
 		for _, n := range names {
 			if err := newHostAgent(r.paths.agents, n).stop(); err != nil {
 				errs = append(errs, fmt.Errorf("cluster %q: %w", n, err))
 			}
+			if r.providerName(n) == "existing" {
+				// The cluster stays; the agent must stop syncing it.
+				if err := r.uninstallAgent(ctx, n); err != nil {
+					errs = append(errs, fmt.Errorf("cluster %q: %w", n, err))
+				}
+			}
 		}
-		return fmt.Sprintf("host agents stopped for %d cluster(s)", len(names)), false, errors.Join(errs...)
+		return fmt.Sprintf("agents stopped for %d cluster(s)", len(names)), false, errors.Join(errs...)
 	}))
 	failed = append(failed, r.step(ctx, StepClusters, func(ctx context.Context) (string, bool, error) {
 		return r.deleteClusters(ctx, names)
@@ -81,6 +88,22 @@ func (r *run) destroy(ctx context.Context) (*Summary, error) {
 	}
 	os.RemoveAll(r.paths.agents)
 	return sum, nil
+}
+
+// uninstallAgent removes the agent release from an existing cluster.
+func (r *run) uninstallAgent(ctx context.Context, name string) error {
+	kubeconfig := ""
+	if rec := r.cp.Cluster(name); rec != nil {
+		kubeconfig = rec.Kubeconfig
+	}
+	if kubeconfig == "" {
+		return nil // never bootstrapped: no agent to remove
+	}
+	cfg, err := cluster.RESTConfig(kubeconfig, "")
+	if err != nil {
+		return err
+	}
+	return agent.Uninstall(ctx, cfg)
 }
 
 // clusterNames lists the environment's clusters: those in the blueprint
@@ -125,7 +148,9 @@ func (r *run) deleteClusters(ctx context.Context, names []string) (string, bool,
 			r.info(StepClusters, n, "left alone: rekindle never deletes a cluster it did not create")
 			continue
 		}
-		p, err := NewProvider(prov, ProviderOptions{StateDir: r.opts.StateDir, ToolsDir: r.opts.ToolsDir, Progress: stageEvents(r.opts.Events, StepClusters, n), Log: r.opts.Log})
+		c := r.blueprintCluster(n)
+		c.Provider = prov
+		p, err := r.provider(c, StepClusters)
 		if err != nil && r.cp.Cluster(n) == nil {
 			absent++ // never created: no provider could have made it
 			continue

@@ -36,7 +36,7 @@ func (r *run) detect(ctx context.Context, sum *Summary) (string, bool, error) {
 	r.expand()
 	var lost []string
 	for _, c := range r.expanded.Clusters {
-		l := r.detectCluster(ctx, c.Name, c.Provider)
+		l := r.detectCluster(ctx, c.Name)
 		sum.Losses = append(sum.Losses, l)
 		if l.What != "" {
 			lost = append(lost, fmt.Sprintf("%s: %s lost (%s)", l.Cluster, l.What, l.Detail))
@@ -54,11 +54,11 @@ func (r *run) hasInfra() bool {
 	return env.Infra != nil && env.Infra.Terraform != nil
 }
 
-func (r *run) detectCluster(ctx context.Context, name, provider string) Loss {
+func (r *run) detectCluster(ctx context.Context, name string) Loss {
 	if strings.Contains(name, "{{") {
 		return Loss{Cluster: name, What: "cluster", Detail: "its name comes from infra outputs that are missing"}
 	}
-	p, err := NewProvider(provider, ProviderOptions{StateDir: r.opts.StateDir, ToolsDir: r.opts.ToolsDir})
+	p, err := r.provider(r.blueprintCluster(name), StepDetect)
 	if err != nil {
 		return Loss{Cluster: name, What: "cluster", Detail: err.Error()}
 	}

@@ -73,7 +73,9 @@ func Status(ctx context.Context, opts Options) (*EnvStatus, error) {
 
 func (r *run) clusterStatus(ctx context.Context, name string) ClusterStatus {
 	cs := ClusterStatus{Name: name, Provider: r.providerName(name), State: cluster.Missing}
-	p, err := NewProvider(cs.Provider, ProviderOptions{StateDir: r.opts.StateDir, ToolsDir: r.opts.ToolsDir})
+	c := r.blueprintCluster(name)
+	c.Provider = cs.Provider
+	p, err := r.provider(c, "status")
 	if err != nil {
 		cs.Reason = err.Error()
 		return cs
