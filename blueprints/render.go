@@ -5,12 +5,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/rekindle-dev/rekindle/providers/sops"
 )
 
 // RenderOptions tune Render.
 type RenderOptions struct {
 	// Outputs are the environment's Terraform outputs, for {{ .Infra.Outputs.NAME }}.
 	Outputs map[string]any
+	// Keys decrypt SOPS-encrypted files: plain YAML files, every file a
+	// kustomization reads (resources, secretGenerator envs and files) and
+	// Helm valuesFiles. Nil: an encrypted file is an error that names it.
+	Keys *sops.Keys
+	// OnEncrypted, when set, hears of every encrypted file the render
+	// reads (path relative to the repo root), with nil or why it does not
+	// decrypt. A file that does not decrypt then no longer stops the render
+	// (its ciphertext stands in for it), so that one render finds them all.
+	OnEncrypted func(file string, err error)
 }
 
 // Render turns one cluster's workloads into the objects the cluster must hold,
@@ -25,26 +36,27 @@ func (r *Repo) Render(ctx context.Context, envName, clusterName string, opts Ren
 		return nil, err
 	}
 	rc := &RenderedCluster{Environment: env.Name, Cluster: c.Name, Commit: r.Commit}
+	d := r.newDecrypter(opts)
 	for _, w := range sortWorkloads(c.Workloads) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rw, err := r.renderWorkload(ctx, w)
+		rw, err := r.renderWorkload(ctx, w, d)
 		if err != nil {
-			return nil, fmt.Errorf("render workload %q of cluster %q: %w", w.Name, c.Name, err)
+			return nil, d.scrub(fmt.Errorf("render workload %q of cluster %q: %w", w.Name, c.Name, err))
 		}
 		rc.Workloads = append(rc.Workloads, *rw)
 	}
 	return rc, nil
 }
 
-func (r *Repo) renderWorkload(ctx context.Context, w Workload) (*RenderedWorkload, error) {
+func (r *Repo) renderWorkload(ctx context.Context, w Workload, d *decrypter) (*RenderedWorkload, error) {
 	rw := &RenderedWorkload{Name: w.Name, DependsOn: w.DependsOn}
 	var err error
 	switch {
 	case w.Helm != nil:
 		rw.Source = SourceHelm
-		rw.Objects, rw.Helm, err = r.renderHelm(ctx, w)
+		rw.Objects, rw.Helm, err = r.renderHelm(ctx, w, d)
 	default:
 		dir, perr := r.Path(w.Path)
 		if perr != nil {
@@ -52,10 +64,10 @@ func (r *Repo) renderWorkload(ctx context.Context, w Workload) (*RenderedWorkloa
 		}
 		if isKustomization(dir) {
 			rw.Source = SourceKustomize
-			rw.Objects, err = renderKustomize(dir)
+			rw.Objects, err = renderKustomize(dir, d)
 		} else {
 			rw.Source = SourcePlain
-			rw.Objects, err = r.renderPlain(dir)
+			rw.Objects, err = r.renderPlain(dir, d)
 		}
 		if err == nil {
 			setDefaultNamespace(rw.Objects, w.Namespace)

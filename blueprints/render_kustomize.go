@@ -8,10 +8,13 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
-// renderKustomize builds a kustomization in process, as `kubectl kustomize` does.
-func renderKustomize(dir string) ([]*unstructured.Unstructured, error) {
+// renderKustomize builds a kustomization in process, as `kubectl kustomize`
+// does, decrypting every SOPS-encrypted file it reads (resources,
+// secretGenerator envs and files) as it reads it: the repo is not copied and
+// no plaintext is written anywhere.
+func renderKustomize(dir string, d *decrypter) ([]*unstructured.Unstructured, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	res, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	res, err := k.Run(decryptingFS{FileSystem: filesys.MakeFsOnDisk(), d: d}, dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build: %w", err)
 	}
@@ -31,4 +34,19 @@ func renderKustomize(dir string) ([]*unstructured.Unstructured, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// decryptingFS is the on-disk file system, with SOPS files decrypted on read.
+// Kustomize reads every input through ReadFile.
+type decryptingFS struct {
+	filesys.FileSystem
+	d *decrypter
+}
+
+func (f decryptingFS) ReadFile(path string) ([]byte, error) {
+	data, err := f.FileSystem.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return f.d.read(path, data)
 }

@@ -18,7 +18,8 @@ import (
 
 // renderPlain reads every .yaml, .yml and .json file under dir, recursively,
 // in lexical order, each possibly holding many documents.
-func (r *Repo) renderPlain(dir string) ([]*unstructured.Unstructured, error) {
+// A file encrypted with SOPS (a top-level sops: key) is decrypted first.
+func (r *Repo) renderPlain(dir string, dec *decrypter) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -40,6 +41,9 @@ func (r *Repo) renderPlain(dir string) ([]*unstructured.Unstructured, error) {
 		}
 		data, err := readLimited(path)
 		if err != nil {
+			return err
+		}
+		if data, err = dec.read(path, data); err != nil {
 			return err
 		}
 		got, err := decodeObjects(data)

@@ -129,7 +129,7 @@ func TestKustomizeMatchesKubectl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := renderKustomize(dir)
+	got, err := renderKustomize(dir, (&Repo{Dir: "."}).newDecrypter(RenderOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
