@@ -23,6 +23,9 @@ const SecretDataRegex = "^(data|stringData)$"
 // the sops CLI's dependencies).
 const sopsVersion = "3.13.3"
 
+// ErrNothingEncrypted is returned when no value matched the options.
+var ErrNothingEncrypted = errors.New("no value matches the encrypted regex, so nothing would be encrypted")
+
 // EncryptOptions say for whom and what to encrypt.
 type EncryptOptions struct {
 	// Recipients are age public keys (age1...).
@@ -75,6 +78,9 @@ func Encrypt(path string, data []byte, opts EncryptOptions) ([]byte, error) {
 	mac, err := tree.Encrypt(dataKey, cipher)
 	if err != nil {
 		return nil, fmt.Errorf("%s: encrypt: %w", path, err)
+	}
+	if len(encryptedLeaves(tree.Branches)) == 0 {
+		return nil, fmt.Errorf("%s: %w", path, ErrNothingEncrypted)
 	}
 	tree.Metadata.LastModified = time.Now().UTC()
 	tree.Metadata.MessageAuthenticationCode, err = cipher.Encrypt(mac, dataKey, tree.Metadata.LastModified.Format(time.RFC3339))
