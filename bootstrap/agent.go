@@ -49,6 +49,12 @@ func (r *run) agent(ctx context.Context, sum *Summary) (string, bool, error) {
 			GitUsername:    r.opts.Source.Auth.Username,
 			GitToken:       firstNonEmpty(r.opts.Source.Auth.Token, r.opts.Source.Auth.Password),
 		}
+		if r.placeKey {
+			// In the cluster before the agent: the chart's Secret is
+			// installed before its Deployment, and before a host agent
+			// starts below.
+			vals.AgeKey = r.keys.AgeKey()
+		}
 		if r.opts.Source.Auth.SSHKeyFile != "" {
 			key, err := os.ReadFile(r.opts.Source.Auth.SSHKeyFile)
 			if err != nil {
@@ -93,6 +99,11 @@ func (r *run) hostAgentFor(c blueprints.Cluster) bool {
 	return c.Provider == "kwok" || !git.IsRemote(r.opts.Source.Location)
 }
 
+// agentCommand is a host agent's command line. It never holds a secret: the
+// process inherits this one's environment, so Git credentials
+// (REKINDLE_GIT_*) and the age key (SOPS_AGE_KEY_FILE or SOPS_AGE_KEY) reach
+// it there, and a key from secrets.sops.ageKeyFile is read by the agent
+// itself from the same path; neither is written under the state dir.
 func (r *run) agentCommand(c blueprints.Cluster, rec *ClusterRecord) []string {
 	cmd := r.opts.AgentCommand
 	if len(cmd) == 0 {

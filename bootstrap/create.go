@@ -3,15 +3,18 @@ package bootstrap
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 	"github.com/rekindle-dev/rekindle/providers/infra"
 	"github.com/rekindle-dev/rekindle/providers/infra/terraform"
+	"github.com/rekindle-dev/rekindle/providers/sops"
 )
 
 // Create takes an environment from nothing to running, verified workloads.
@@ -69,12 +72,33 @@ func (r *run) create(ctx context.Context) (*Summary, error) {
 }
 
 // validate renders every cluster of the environment, so that a broken
-// workload stops the run before any infrastructure is touched.
+// workload stops the run before any infrastructure is touched. It is also
+// the SOPS preflight: every encrypted file the workloads read must decrypt
+// with the age key, else the run stops here naming each file and the
+// recipients the key lacks.
 func (r *run) validate(ctx context.Context, sum *Summary) (string, bool, error) {
 	env, _ := r.repo.Blueprint.Environment(r.env)
+	// A broken key setting only matters to an environment with secrets.
+	keys, keyErr := LoadKeys(env)
+	sopsSet := env.Secrets != nil && env.Secrets.SOPS != nil
+	if keyErr != nil && sopsSet {
+		return "", false, &UsageError{keyErr.Error()}
+	}
+	r.keys = keys
 	objects := 0
+	var files []blueprints.EncryptedFile
+	seen := map[string]bool{}
 	for _, c := range env.Clusters {
-		rc, err := r.repo.Render(ctx, r.env, c.Name, blueprints.RenderOptions{})
+		opts := blueprints.RenderOptions{Keys: keys, OnEncrypted: func(file string, err error) {
+			if !seen[file] {
+				seen[file] = true
+				files = append(files, blueprints.EncryptedFile{Path: file, Err: err})
+			}
+		}}
+		rc, err := r.repo.Render(ctx, r.env, c.Name, opts)
+		if ferr := undecryptable(files, keys, keyErr); ferr != nil {
+			return "", false, ferr
+		}
 		if err != nil {
 			return "", false, &UsageError{err.Error()}
 		}
@@ -87,10 +111,60 @@ func (r *run) validate(ctx context.Context, sum *Summary) (string, bool, error) 
 			sum.Clusters = append(sum.Clusters, cs)
 		}
 	}
-	if env.Secrets != nil && env.Secrets.SOPS != nil {
-		return "", false, &UsageError{fmt.Sprintf("environment %q sets secrets.sops, but this rekindle cannot decrypt SOPS files yet", r.env)}
+	r.placeKey = !keys.Empty() && (len(files) > 0 || sopsSet)
+	detail := fmt.Sprintf("%d cluster(s), %d object(s) rendered", len(env.Clusters), objects)
+	if len(files) > 0 {
+		detail += fmt.Sprintf("; %d SOPS-encrypted file(s) decrypt with the age key from %s", len(files), keys.Source())
 	}
-	return fmt.Sprintf("%d cluster(s), %d object(s) rendered", len(env.Clusters), objects), false, nil
+	return detail, false, nil
+}
+
+// LoadKeys finds the environment's age key: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE,
+// then secrets.sops.ageKeyFile. No key anywhere is nil, not an error.
+func LoadKeys(env *blueprints.Environment) (*sops.Keys, error) {
+	file := ""
+	if env.Secrets != nil && env.Secrets.SOPS != nil {
+		file = env.Secrets.SOPS.AgeKeyFile
+	}
+	keys, err := sops.LoadKeys(file)
+	if err != nil {
+		return nil, fmt.Errorf("age key for environment %q: %w", env.Name, err)
+	}
+	return keys, nil
+}
+
+// undecryptable is the preflight's verdict: nil when every encrypted file
+// decrypts, else a usage error naming each file that does not.
+func undecryptable(files []blueprints.EncryptedFile, keys *sops.Keys, keyErr error) error {
+	var lines []string
+	noKey := false
+	for _, f := range files {
+		if f.Err == nil {
+			continue
+		}
+		var de *sops.DecryptError
+		if errors.As(f.Err, &de) {
+			noKey = noKey || de.NoKey()
+			switch {
+			case de.Reason != "":
+				lines = append(lines, fmt.Sprintf("  %s: %s", f.Path, de.Reason))
+			default:
+				lines = append(lines, fmt.Sprintf("  %s: encrypted for %s; the key lacks them", f.Path, strings.Join(de.Recipients, ", ")))
+			}
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("  %s: %v", f.Path, f.Err))
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	head := fmt.Sprintf("%d SOPS-encrypted file(s) do not decrypt with the age key from %s (recipient %s); stopped before infra", len(lines), keys.Source(), strings.Join(keys.Recipients(), ", "))
+	if keyErr != nil {
+		head = fmt.Sprintf("%d SOPS-encrypted file(s) need an age key, and %v", len(lines), keyErr)
+	} else if noKey {
+		head = fmt.Sprintf("%d SOPS-encrypted file(s) need an age key, and none is set (%s); stopped before infra", len(lines), sops.KeyHint)
+	}
+	return &UsageError{head + "\n" + strings.Join(lines, "\n")}
 }
 
 func workloadPlan(w blueprints.RenderedWorkload) WorkloadPlan {
@@ -273,15 +347,31 @@ func (r *run) clusters(ctx context.Context, sum *Summary) (string, bool, error) 
 	return detail, created == 0 && r.cp.Done(StepClusters), nil
 }
 
-// secrets places what the agent needs before it starts. Git credentials go
-// into the agent's Secret in the agent step; SOPS keys are refused at
-// validation until SOPS support lands.
+// secrets says what the agent will be given before it starts. The age key
+// and Git credentials go into the agent chart's Secret
+// (rekindle-system/rekindle-agent-credentials), which the agent step installs
+// before the in-cluster Deployment or a host-process agent runs; host agents
+// also get the key through their environment (see agentCommand).
 func (r *run) secrets(ctx context.Context, sum *Summary) (string, bool, error) {
-	if r.opts.Source.Auth.Token != "" || r.opts.Source.Auth.Password != "" || r.opts.Source.Auth.SSHKeyFile != "" {
-		return "Git credentials will be stored in the agent's Secret", false, nil
+	var notes []string
+	if r.placeKey {
+		notes = append(notes, fmt.Sprintf("age key (recipient %s) from %s", strings.Join(r.keys.Recipients(), ", "), r.keys.Source()))
 	}
-	return "no secrets to place", true, nil
+	if r.opts.Source.Auth.Token != "" || r.opts.Source.Auth.Password != "" || r.opts.Source.Auth.SSHKeyFile != "" {
+		notes = append(notes, "Git credentials")
+	}
+	if len(notes) == 0 {
+		return "no secrets to place", true, nil
+	}
+	verb := "will be stored"
+	if r.opts.DryRun {
+		verb = "would be stored"
+	}
+	return fmt.Sprintf("%s %s in Secret %s/%s before the agent starts", strings.Join(notes, " and "), verb, agent.SystemNamespace, agentCredentialsSecret), false, nil
 }
+
+// agentCredentialsSecret is the agent chart's Secret (key sops-age-key for the age key).
+const agentCredentialsSecret = "rekindle-agent-credentials"
 
 func healthyTotal(sum *Summary) int {
 	n := 0

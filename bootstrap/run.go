@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/providers/sops"
 )
 
 // run is one execution of the pipeline on an environment.
@@ -27,6 +28,11 @@ type run struct {
 	created map[string]bool
 	steps   []StepSummary
 	unlock  func()
+	// keys decrypt the environment's SOPS files (nil: none needed or set);
+	// placeKey says the agents need them (the environment reads encrypted
+	// files or sets secrets.sops). Both are set by the validate step.
+	keys     *sops.Keys
+	placeKey bool
 }
 
 // step runs fn as a named step, emitting events and, on success (unless a
@@ -37,7 +43,7 @@ func (r *run) step(ctx context.Context, name string, fn func(ctx context.Context
 	}
 	start := time.Now()
 	r.opts.Events(Event{Time: start, Step: name, Status: StatusStarted})
-	detail, skipped, err := fn(ctx)
+	detail, skipped, err := r.withRetry(ctx, name, fn)
 	took := time.Since(start)
 	status := StatusDone
 	switch {
@@ -155,5 +161,5 @@ func fileExists(p string) bool {
 }
 
 func (r *run) renderOptions() blueprints.RenderOptions {
-	return blueprints.RenderOptions{Outputs: r.outputs}
+	return blueprints.RenderOptions{Outputs: r.outputs, Keys: r.keys}
 }
