@@ -12,8 +12,10 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
+	"github.com/rekindle-dev/rekindle/providers/sops"
 )
 
 type agentFlags struct {
@@ -102,7 +104,7 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 			if err != nil {
 				return nil, err
 			}
-			return repo.Render(ctx, f.env, f.cluster, blueprints.RenderOptions{Outputs: outputs})
+			return repo.Render(ctx, f.env, f.cluster, blueprints.RenderOptions{Outputs: outputs, Keys: agentKeys(repo, f.env, logf)})
 		},
 	}
 	logf("syncing cluster %q of environment %q from %s every %s", f.cluster, f.env, redactedSource(f.blueprint), f.interval)
@@ -118,6 +120,24 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 		return nil
 	}
 	return a.Run(ctx)
+}
+
+// agentKeys loads the age key for SOPS files at every pass, so that a
+// rotated key file is picked up: SOPS_AGE_KEY (set from the agent's Secret
+// in the cluster), SOPS_AGE_KEY_FILE (a host agent's, inherited from
+// rekindle), then secrets.sops.ageKeyFile. A key that fails to load is
+// reported, and the render then fails only if it meets an encrypted file.
+func agentKeys(repo *blueprints.Repo, env string, logf func(string, ...any)) *sops.Keys {
+	e, err := repo.Blueprint.Environment(env)
+	if err != nil {
+		return nil
+	}
+	keys, err := bootstrap.LoadKeys(e)
+	if err != nil {
+		logf("%v", err)
+		return nil
+	}
+	return keys
 }
 
 func agentRESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {

@@ -115,6 +115,7 @@ differences, 2 bad usage or bad input.`,
 		newDrillCmd(g),
 		newStatusCmd(g),
 		newRehearseCmd(g),
+		newSecretsCmd(g),
 		newAgentCmd(g),
 	)
 	return asGroup(root)

@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap"
+	"github.com/rekindle-dev/rekindle/providers/sops"
 )
 
 func newBlueprintCmd(g *globals) *cobra.Command {
@@ -162,12 +164,22 @@ func renderEnv(ctx context.Context, r *blueprints.Repo, src *sourceFlags, env st
 	if err != nil {
 		return nil, err
 	}
+	// SOPS files decrypt with the environment's age key; Secrets print
+	// <redacted> unless --show-secrets, decrypted ones included.
+	var keys *sops.Keys
+	var keyErr error
+	if e, err := r.Blueprint.Environment(env); err == nil {
+		keys, keyErr = bootstrap.LoadKeys(e)
+	}
 	var out []*blueprints.RenderedCluster
 	for _, c := range names {
-		rc, err := r.Render(ctx, env, c, blueprints.RenderOptions{})
+		rc, err := r.Render(ctx, env, c, blueprints.RenderOptions{Keys: keys})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, err
+			}
+			if keyErr != nil && sops.IsDecryptError(err) {
+				return nil, usageErrorf("environment %q: %v (%v)", env, err, keyErr)
 			}
 			return nil, usageErrorf("environment %q: %v", env, err)
 		}
