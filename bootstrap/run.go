@@ -43,7 +43,7 @@ func (r *run) step(ctx context.Context, name string, fn func(ctx context.Context
 	}
 	start := time.Now()
 	r.opts.Events(Event{Time: start, Step: name, Status: StatusStarted})
-	detail, skipped, err := r.withRetry(ctx, name, fn)
+	detail, skipped, err := fn(ctx)
 	took := time.Since(start)
 	status := StatusDone
 	switch {
