@@ -20,7 +20,7 @@ import (
 func Destroy(ctx context.Context, opts Options) (*Summary, error) {
 	opts.defaults()
 	start := time.Now()
-	r := &run{opts: opts}
+	r := &run{opts: opts, cachedFallback: true}
 	defer r.close()
 	sum, err := r.destroy(ctx)
 	if sum == nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/providers/git"
 	"github.com/rekindle-dev/rekindle/providers/sops"
 )
 
@@ -28,11 +29,48 @@ type run struct {
 	created map[string]bool
 	steps   []StepSummary
 	unlock  func()
+	// cachedFallback lets a run that only tears down or reads (destroy,
+	// status) use the cached checkout of the last run's commit when Git is
+	// unreachable.
+	cachedFallback bool
 	// keys decrypt the environment's SOPS files (nil: none needed or set);
 	// placeKey says the agents need them (the environment reads encrypted
 	// files or sets secrets.sops). Both are set by the validate step.
 	keys     *sops.Keys
 	placeKey bool
+}
+
+// openCached opens the commit the last run of this source recorded, from
+// the Git cache, after fetching failed with fetchErr.
+func (r *run) openCached(ctx context.Context, fetchErr error) (*blueprints.Repo, error) {
+	if !git.IsRemote(r.opts.Source.Location) {
+		return nil, fetchErr
+	}
+	commit := lastCommit(r.opts.StateDir, redactLocation(r.opts.Source.Location), r.opts.Env)
+	if commit == "" {
+		return nil, fetchErr
+	}
+	src := r.opts.Source
+	src.Ref = commit
+	repo, err := blueprints.Open(ctx, src)
+	if err != nil {
+		return nil, fetchErr
+	}
+	r.info(StepFetch, "", "Git is unreachable (%s); using the cached checkout of commit %.12s from the last run", firstLine(fetchErr), commit)
+	return repo, nil
+}
+
+// lastCommit finds the commit the checkpoint of source (and env, if given)
+// records under the state dir.
+func lastCommit(stateDir, source, env string) string {
+	files, _ := filepath.Glob(filepath.Join(stateDir, "envs", "*", "*", "checkpoint.json"))
+	for _, f := range files {
+		cp, err := readCheckpoint(f)
+		if err == nil && cp.Source == source && (env == "" || cp.Env == env) && cp.Commit != "" {
+			return cp.Commit
+		}
+	}
+	return ""
 }
 
 // step runs fn as a named step, emitting events and, on success (unless a
@@ -43,7 +81,7 @@ func (r *run) step(ctx context.Context, name string, fn func(ctx context.Context
 	}
 	start := time.Now()
 	r.opts.Events(Event{Time: start, Step: name, Status: StatusStarted})
-	detail, skipped, err := fn(ctx)
+	detail, skipped, err := r.withRetry(ctx, name, fn)
 	took := time.Since(start)
 	status := StatusDone
 	switch {
@@ -76,6 +114,9 @@ func (r *run) info(step, clusterName, format string, args ...any) {
 func (r *run) open(ctx context.Context) error {
 	err := r.step(ctx, StepFetch, func(ctx context.Context) (string, bool, error) {
 		repo, err := blueprints.Open(ctx, r.opts.Source)
+		if err != nil && r.cachedFallback {
+			repo, err = r.openCached(ctx, err)
+		}
 		if err != nil {
 			return "", false, err
 		}

@@ -45,7 +45,7 @@ type ClusterStatus struct {
 func Status(ctx context.Context, opts Options) (*EnvStatus, error) {
 	opts.defaults()
 	opts.DryRun = true // no lock, no checkpoint writes
-	r := &run{opts: opts}
+	r := &run{opts: opts, cachedFallback: true}
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}

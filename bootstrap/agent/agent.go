@@ -26,6 +26,9 @@ type Agent struct {
 	Cluster     string
 	// Interval between the end of one pass and the start of the next. Default 1m.
 	Interval time.Duration
+	// RetryMin is the first wait after a failed pass; it doubles up to
+	// Interval while passes keep failing. Default 1s.
+	RetryMin time.Duration
 	// Options apply to every pass.
 	Options SyncOptions
 	// Log receives one line per pass; nil discards them.
@@ -69,25 +72,37 @@ func (a *Agent) Once(ctx context.Context) (*Result, error) {
 }
 
 // Run passes immediately and then every Interval until ctx is done. A failed
-// pass is logged (and recorded in the Sync status) and retried at the next
-// interval; Run returns nil when ctx is cancelled.
+// pass (API server down, Git unreachable) is logged, recorded in the Sync
+// status, and retried sooner, with a backoff that starts at RetryMin and
+// doubles up to Interval, so that a cluster coming back is converged within
+// seconds rather than at the next interval. Run returns nil when ctx is
+// cancelled.
 func (a *Agent) Run(ctx context.Context) error {
 	interval := a.Interval
 	if interval <= 0 {
 		interval = time.Minute
 	}
+	retry := a.RetryMin
+	if retry <= 0 {
+		retry = time.Second
+	}
+	backoff := retry
 	for {
 		res, err := a.Once(ctx)
+		wait := interval
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			a.logf("sync failed: %v", err)
+			wait = min(backoff, interval)
+			backoff = min(2*backoff, interval)
+			a.logf("sync failed (retrying in %s): %v", wait, err)
 		default:
+			backoff = retry
 			a.logf("synced commit %q: %d objects applied, %d healthy, %d drifted, %d pruned in %s",
 				res.Commit, res.Applied, res.Healthy, len(res.Drifted), len(res.Pruned), res.Duration.Round(time.Millisecond))
 		}
-		t := time.NewTimer(interval)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rekindle-dev/rekindle/test/gitserver"
+)
+
+// TestAPIServerRestartDuringRun stops the apps cluster's kube-apiserver in
+// the middle of the agent step, and in the middle of the replay, starts it
+// again a few seconds later, and expects bootstrap to retry and finish.
+func TestAPIServerRestartDuringRun(t *testing.T) {
+	needParts(t)
+	for _, tc := range []struct {
+		step  string
+		delay time.Duration
+	}{{"agent", 0}, {"replay", 300 * time.Millisecond}} {
+		t.Run(tc.step, func(t *testing.T) {
+			state := t.TempDir()
+			cleanupEnv(t, state, nil, "-b", example, "--env", "dev")
+			cmd := exec.Command(rekindleBin, "--state-dir", state, "-o", "json", "bootstrap", "create", "-b", example, "--env", "dev")
+			stderr, _ := cmd.StderrPipe()
+			var stdout strings.Builder
+			cmd.Stdout = &stdout
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var events []string
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				events = append(events, sc.Text())
+				var ev struct{ Step, Status string }
+				if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Step == tc.step && ev.Status == "started" {
+					break
+				}
+			}
+			time.Sleep(tc.delay)
+			killAPIServer(t, state, "dev-apps")
+			time.Sleep(3 * time.Second)
+			if res := rk(t, state, nil, "cluster", "create", "--provider", "kwok", "--name", "dev-apps", "--nodes", "3"); res.code != 0 {
+				t.Fatalf("restart dev-apps: exit %d", res.code)
+			}
+			for sc.Scan() {
+				events = append(events, sc.Text())
+			}
+			err := cmd.Wait()
+			if err != nil {
+				t.Fatalf("bootstrap did not survive the API server restart: %v\n%s", err, strings.Join(events, "\n"))
+			}
+			for _, c := range parseSummary(t, stdout.String()).Clusters {
+				if !c.Ready || c.Healthy != c.Desired {
+					t.Errorf("cluster %s: %d/%d healthy", c.Name, c.Healthy, c.Desired)
+				}
+			}
+		})
+	}
+}
+
+// killAPIServer SIGKILLs the kube-apiserver of a kwok cluster.
+func killAPIServer(t *testing.T, state, name string) {
+	t.Helper()
+	for _, p := range processesUnder(filepath.Join(state, "clusters", "kwok", name)) {
+		pid, rest, _ := strings.Cut(p, ": ")
+		if !strings.Contains(strings.Fields(rest)[0], "kube-apiserver") {
+			continue
+		}
+		n, _ := strconv.Atoi(pid)
+		if err := syscall.Kill(n, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("killed kube-apiserver pid %d of %s", n, name)
+		return
+	}
+	t.Fatalf("no kube-apiserver running for %s", name)
+}
+
+// TestGitDown: with the blueprint's Git server down, the agent keeps the
+// cluster as it is and reports Stalled with the reason, and recover fails
+// before touching anything, with one clear line.
+func TestGitDown(t *testing.T) {
+	needParts(t)
+	base := t.TempDir()
+	dir, _ := blueprintRepo(t, base, "fleet", example)
+	bp := filepath.Join(dir, "rekindle.yaml")
+	writeFile(t, bp, strings.Replace(readFile(t, bp), "interval: 30s", "interval: 2s", 1))
+	gitserver.Commit(t, dir, "sync every 2s")
+	backend, _ := url.Parse(gitserver.NewHTTP(t, base, ""))
+	front := httptest.NewServer(httputil.NewSingleHostReverseProxy(backend))
+	t.Cleanup(front.Close)
+	src := front.URL + "/org/fleet"
+	state := t.TempDir()
+	cleanupEnv(t, state, nil, "-b", src, "--env", "dev")
+	res := rk(t, state, nil, "-o", "json", "bootstrap", "create", "-b", src, "--env", "dev")
+	if res.code != 0 {
+		t.Fatalf("bootstrap: exit %d", res.code)
+	}
+	before := parseSummary(t, res.stdout)
+	kubeconfig := before.Clusters[0].Kubeconfig
+	front.Close() // the Git server goes down
+
+	deadline := time.Now().Add(time.Minute)
+	var stalled string
+	for time.Now().Before(deadline) && stalled == "" {
+		out, _ := exec.Command("kubectl", "--kubeconfig", kubeconfig, "get", "sync", "-n", "rekindle-system", "dev-apps",
+			"-o", `jsonpath={.status.conditions[?(@.type=="Stalled")].status}/{.status.conditions[?(@.type=="Stalled")].message}`).Output()
+		if s := string(out); strings.HasPrefix(s, "True/") {
+			stalled = s
+		}
+		time.Sleep(time.Second)
+	}
+	if !strings.Contains(stalled, "fetch") {
+		t.Fatalf("the agent did not report Stalled with the fetch failure within a minute (got %q)", stalled)
+	}
+	checkDeploymentAvailable(t, kubeconfig, "podinfo", "dev-podinfo", 2)
+
+	rec := rk(t, state, nil, "recover", "-b", src, "--env", "dev")
+	if rec.code != 1 {
+		t.Errorf("recover with Git down: exit %d, want 1", rec.code)
+	}
+	if n := strings.Count(rec.stderr, "ERROR: "); n != 1 || !strings.Contains(rec.stderr, "ERROR: fetch: fetch \""+src) {
+		t.Errorf("want one ERROR line naming the fetch of %s", src)
+	}
+	if strings.Contains(rec.stderr, `"step":"infra"`) || strings.Contains(rec.stderr, "infra") {
+		t.Error("recover went past the fetch with Git down")
+	}
+	if _, err := os.Stat(kubeconfig); err != nil {
+		t.Errorf("recover touched the cluster: %v", err)
+	}
+}
