@@ -64,9 +64,15 @@ func Environment(ctx context.Context, opts Options) (*EnvContext, error) {
 	return ec, nil
 }
 
-// Render renders cluster name of the environment with its Terraform outputs.
+// Render renders cluster name of the environment with its Terraform outputs
+// and its age key for SOPS files (without a key, an encrypted file is an
+// error that names it).
 func (e *EnvContext) Render(ctx context.Context, name string) (*blueprints.RenderedCluster, error) {
-	return e.Repo.Render(ctx, e.Env, name, blueprints.RenderOptions{Outputs: e.Outputs})
+	opts := blueprints.RenderOptions{Outputs: e.Outputs}
+	if env, err := e.Repo.Blueprint.Environment(e.Env); err == nil {
+		opts.Keys, _ = LoadKeys(env)
+	}
+	return e.Repo.Render(ctx, e.Env, name, opts)
 }
 
 func (r *run) envCluster(ctx context.Context, c blueprints.Cluster) EnvCluster {
