@@ -34,5 +34,13 @@ fuzz:
 demo: build tools
 	hack/demo.sh
 
+# Replay benchmarks: rekindle against `kubectl apply --server-side` and a raw
+# parallel client, 100/1,000/5,000 objects, each on fresh kwok clusters, plus
+# `blueprint render` and a drill of the example (about 10 minutes on two
+# cores). Prints a table; writes _out/bench/results.json. See docs/performance.md.
+BENCH_FLAGS ?=
+bench: build tools
+	$(GO) run ./hack/bench -rekindle $(BIN) -out _out/bench $(BENCH_FLAGS)
+
 clean:
 	rm -rf bin

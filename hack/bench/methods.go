@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+)
+
+// run is one method's measurement on one blueprint size.
+type run struct {
+	// Seconds from the start until every object was created or applied
+	// (0 when the method does not say).
+	Applied float64 `json:"appliedSeconds,omitempty"`
+	// Seconds from the start until every Deployment was Available.
+	Healthy float64 `json:"healthySeconds"`
+	// PeakRSS of the measured process in MiB (rekindle only).
+	PeakRSSMiB float64 `json:"peakRSSMiB,omitempty"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// child runs a program, its output going to log, and returns its peak RSS.
+func child(ctx context.Context, log string, name string, args ...string) (float64, error) {
+	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "--- %s %s\n", name, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	err = cmd.Run()
+	var rss float64
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = float64(ru.Maxrss) / 1024 // Linux: KiB
+		}
+	}
+	if err != nil {
+		return rss, fmt.Errorf("%s %s: %w (output in %s)\n%s", filepath.Base(name), args[0], err, log, lastLines(log, 15))
+	}
+	return rss, nil
+}
+
+func lastLines(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// runRekindle is method (a): the real `rekindle agent --once` binary, which
+// loads and renders the blueprint, applies it and returns once every object
+// is healthy.
+func runRekindle(ctx context.Context, bin, blueprint string, c *kwokCluster, logDir string) (run, error) {
+	state, err := os.MkdirTemp(logDir, "agent-state-")
+	if err != nil {
+		return run{}, err
+	}
+	defer os.RemoveAll(state)
+	start := time.Now()
+	rss, err := child(ctx, filepath.Join(logDir, "rekindle-agent.log"), bin, "agent", "--once",
+		"--blueprint", blueprint, "--env", benchEnv, "--cluster", benchCluster,
+		"--kubeconfig", c.Kubeconfig, "--state-dir", state, "-v", "2")
+	return run{Healthy: time.Since(start).Seconds(), PeakRSSMiB: rss}, err
+}
+
+// runKubectl is method (b), what a user without rekindle does: apply the
+// CRDs, wait until they are Established, apply everything else (Namespaces
+// first in the file), and wait until every Deployment is Available.
+func runKubectl(ctx context.Context, crds, objects string, c *kwokCluster, logDir string) (run, error) {
+	log := filepath.Join(logDir, "kubectl.log")
+	k := func(args ...string) error {
+		_, err := child(ctx, log, "kubectl", append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+		return err
+	}
+	sel := partOfLabel + "=" + partOfValue
+	start := time.Now()
+	if err := k("apply", "--server-side", "-f", crds); err != nil {
+		return run{}, err
+	}
+	if err := k("wait", "--for=condition=Established", "crd", "-l", sel, "--timeout=5m"); err != nil {
+		return run{}, err
+	}
+	if err := k("apply", "--server-side", "-f", objects); err != nil {
+		return run{}, err
+	}
+	applied := time.Since(start)
+	if err := k("wait", "--for=condition=Available", "deployments", "-A", "-l", sel, "--timeout=10m"); err != nil {
+		return run{}, err
+	}
+	return run{Applied: applied.Seconds(), Healthy: time.Since(start).Seconds()}, nil
+}
+
+// rawWorkers is how many requests the raw floor keeps in flight.
+const rawWorkers = 32
+
+// resources maps the generated kinds to their API resources: the raw floor
+// needs no discovery.
+var resources = map[string]schema.GroupVersionResource{
+	"CustomResourceDefinition": {Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"},
+	"Namespace":                {Version: "v1", Resource: "namespaces"},
+	"Deployment":               {Group: "apps", Version: "v1", Resource: "deployments"},
+	"Service":                  {Version: "v1", Resource: "services"},
+	"ConfigMap":                {Version: "v1", Resource: "configmaps"},
+	"Secret":                   {Version: "v1", Resource: "secrets"},
+	"Widget":                   widgetGVR,
+}
+
+var widgetGVR = schema.GroupVersionResource{Group: crdGroup, Version: "v1", Resource: "widgets"}
+
+// runRaw is method (c), the floor: rawWorkers goroutines create every object
+// with no client-side rate limit, no ordering and no health logic (an object
+// whose Namespace or CRD is not there yet is retried after 20ms), then a
+// plain poll waits until every Deployment is Available.
+func runRaw(ctx context.Context, objs []*unstructured.Unstructured, c *kwokCluster, s shape) (run, error) {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.QPS = -1 // no client-side rate limiter
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return run{}, err
+	}
+	start := time.Now()
+	work := make(chan *unstructured.Unstructured)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range rawWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range work {
+				if err := createRetrying(ctx, dyn, o); err != nil {
+					mu.Lock()
+					firstErr = cmpErr(firstErr, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, o := range objs {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return run{}, firstErr
+	}
+	applied := time.Since(start)
+	if err := pollAvailable(ctx, cfg, s.Deployments, 500*time.Millisecond); err != nil {
+		return run{}, err
+	}
+	return run{Applied: applied.Seconds(), Healthy: time.Since(start).Seconds()}, nil
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func createRetrying(ctx context.Context, dyn dynamic.Interface, o *unstructured.Unstructured) error {
+	gvr, ok := resources[o.GetKind()]
+	if !ok {
+		return fmt.Errorf("raw floor: unknown kind %s", o.GetKind())
+	}
+	var ri dynamic.ResourceInterface = dyn.Resource(gvr)
+	if ns := o.GetNamespace(); ns != "" {
+		ri = dyn.Resource(gvr).Namespace(ns)
+	}
+	for {
+		_, err := ri.Create(ctx, o, metav1.CreateOptions{})
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		// The Namespace or the CRD is not there yet: no ordering, just retry.
+		if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) && !apierrors.IsServerTimeout(err) && !apierrors.IsTooManyRequests(err) {
+			return fmt.Errorf("create %s/%s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// writeManifests writes the rendered objects for kubectl: the CRDs in one
+// file and everything else in another, in render order (Namespaces first).
+func writeManifests(dir string, objs []*unstructured.Unstructured) (crds, rest string, err error) {
+	var a, b bytes.Buffer
+	for _, o := range objs {
+		data, err := yaml.Marshal(o.Object)
+		if err != nil {
+			return "", "", err
+		}
+		w := &b
+		if o.GetKind() == "CustomResourceDefinition" {
+			w = &a
+		}
+		w.WriteString("---\n")
+		w.Write(data)
+	}
+	crds, rest = filepath.Join(dir, "crds.yaml"), filepath.Join(dir, "objects.yaml")
+	if err := os.WriteFile(crds, a.Bytes(), 0o644); err != nil {
+		return "", "", err
+	}
+	return crds, rest, os.WriteFile(rest, b.Bytes(), 0o644)
+}
