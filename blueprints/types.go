@@ -104,8 +104,36 @@ type KindCluster struct {
 
 // CAPICluster creates the cluster through Cluster API on a management cluster.
 type CAPICluster struct {
+	// Management names the cluster of this environment that runs Cluster
+	// API; it must come earlier in the list of clusters.
 	Management string `json:"management"`
-	Manifests  string `json:"manifests"`
+	// Manifests is a directory of Cluster API objects (Cluster, control
+	// plane, MachineDeployments, templates, or a ClusterClass topology); it
+	// must hold a Cluster named like this cluster.
+	Manifests string `json:"manifests"`
+	// Namespace is the Cluster's namespace and the default for manifests
+	// that set none (default "default").
+	Namespace string `json:"namespace,omitempty"`
+	// Providers are the Cluster API providers clusterctl init installs on
+	// the management cluster, each pinned as name:version.
+	Providers *CAPIProviders `json:"providers,omitempty"`
+	// ClusterctlConfig is a clusterctl configuration file in the repo
+	// (providers, overridesFolder, variables); without it clusterctl's
+	// default file ($XDG_CONFIG_HOME/cluster-api/clusterctl.yaml) is read.
+	ClusterctlConfig string `json:"clusterctlConfig,omitempty"`
+	// Repository is a clusterctl local repository in the repo
+	// ({provider-label}/{version}/{components file} plus metadata.yaml):
+	// providers found there are installed from it, without network.
+	Repository string `json:"repository,omitempty"`
+}
+
+// CAPIProviders pins the providers of a management cluster, as clusterctl
+// init's flags do: "kubeadm:v1.14.2".
+type CAPIProviders struct {
+	Core           string   `json:"core,omitempty"`
+	Bootstrap      []string `json:"bootstrap,omitempty"`
+	ControlPlane   []string `json:"controlPlane,omitempty"`
+	Infrastructure []string `json:"infrastructure,omitempty"`
 }
 
 // ExistingCluster points at a cluster rekindle does not own.

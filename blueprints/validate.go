@@ -88,11 +88,20 @@ func (r *Repo) validateCluster(p *problems, path string, c *Cluster, env *Enviro
 				p.add(path+".capi.management", "is required: the name of another cluster of this environment")
 			} else if c.CAPI.Management == c.Name || !slices.ContainsFunc(env.Clusters, func(o Cluster) bool { return o.Name == c.CAPI.Management }) {
 				p.add(path+".capi.management", "%q is not another cluster of environment %q", c.CAPI.Management, env.Name)
+			} else if clusterIndex(env, c.CAPI.Management) > clusterIndex(env, c.Name) {
+				p.add(path+".capi.management", "%q must come before %q in the list of clusters: clusters are created in order", c.CAPI.Management, c.Name)
 			}
 			if c.CAPI.Manifests == "" {
 				p.add(path+".capi.manifests", "is required")
 			} else {
 				r.checkDir(p, path+".capi.manifests", c.CAPI.Manifests)
+			}
+			validateCAPI(p, path+".capi", c.CAPI)
+			if c.CAPI.ClusterctlConfig != "" {
+				r.checkFile(p, path+".capi.clusterctlConfig", c.CAPI.ClusterctlConfig)
+			}
+			if c.CAPI.Repository != "" {
+				r.checkDir(p, path+".capi.repository", c.CAPI.Repository)
 			}
 		}
 	}
@@ -265,5 +274,39 @@ func (r *Repo) checkFile(p *problems, path, rel string) {
 	}
 	if fi, err := os.Stat(abs); err != nil || !fi.Mode().IsRegular() {
 		p.add(path, "%q is not a regular file", rel)
+	}
+}
+
+// clusterIndex is the position of the cluster called name in env, or -1.
+func clusterIndex(env *Environment, name string) int {
+	return slices.IndexFunc(env.Clusters, func(o Cluster) bool { return o.Name == name })
+}
+
+// capiProvider is a clusterctl provider pinned to a version: name:vX.Y.Z.
+var capiProvider = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?:v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
+
+// validateCAPI checks the namespace and that every provider is pinned.
+func validateCAPI(p *problems, path string, c *CAPICluster) {
+	if c.Namespace != "" && !dnsLabel.MatchString(c.Namespace) {
+		p.add(path+".namespace", "%q is not a valid namespace name", c.Namespace)
+	}
+	if c.Providers == nil {
+		return
+	}
+	check := func(field, v string) {
+		if !capiProvider.MatchString(v) {
+			p.add(field, "%q must be name:version with a pinned version, like kubeadm:v1.14.2", v)
+		}
+	}
+	if c.Providers.Core != "" {
+		check(path+".providers.core", c.Providers.Core)
+	}
+	for _, l := range []struct {
+		name string
+		list []string
+	}{{"bootstrap", c.Providers.Bootstrap}, {"controlPlane", c.Providers.ControlPlane}, {"infrastructure", c.Providers.Infrastructure}} {
+		for i, v := range l.list {
+			check(fmt.Sprintf("%s.providers.%s[%d]", path, l.name, i), v)
+		}
 	}
 }
