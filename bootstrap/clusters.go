@@ -10,6 +10,7 @@ import (
 
 	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
+	"github.com/rekindle-dev/rekindle/providers/cluster/capi"
 	"github.com/rekindle-dev/rekindle/providers/cluster/existing"
 	"github.com/rekindle-dev/rekindle/providers/cluster/kind"
 	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
@@ -25,6 +26,9 @@ type ProviderOptions struct {
 	// Kubeconfig and Context point the existing provider at its cluster.
 	Kubeconfig string
 	Context    string
+	// CAPI configures the capi provider: the management cluster's
+	// kubeconfig and the blueprint's capi settings, paths made absolute.
+	CAPI *capi.Options
 }
 
 // NewProvider returns the provider called name.
@@ -43,6 +47,13 @@ func NewProvider(name string, opts ProviderOptions) (cluster.Provider, error) {
 		return kind.New(kind.Options{StateDir: opts.StateDir, Progress: opts.Progress, Log: opts.Log})
 	case "existing":
 		return existing.New(existing.Options{Kubeconfig: expandHome(opts.Kubeconfig), Context: opts.Context})
+	case "capi":
+		if opts.CAPI == nil {
+			return nil, fmt.Errorf("cluster provider capi needs its management cluster, which this command does not reach")
+		}
+		o := *opts.CAPI
+		o.StateDir, o.Progress, o.Log = opts.StateDir, opts.Progress, opts.Log
+		return capi.New(o)
 	default:
 		return nil, fmt.Errorf("cluster provider %q is not available in this build", name)
 	}
@@ -61,7 +72,43 @@ func (r *run) provider(c blueprints.Cluster, step string) (cluster.Provider, err
 	if c.Existing != nil {
 		opts.Kubeconfig, opts.Context = c.Existing.Kubeconfig, c.Existing.Context
 	}
+	if c.Provider == "capi" && c.CAPI != nil {
+		o, err := r.capiOptions(c)
+		if err != nil {
+			return nil, err
+		}
+		opts.CAPI = o
+	}
 	return NewProvider(c.Provider, opts)
+}
+
+// capiOptions turns a blueprint's capi settings into provider options. The
+// management cluster must have been created (or found) earlier in this
+// environment: its kubeconfig comes from the checkpoint.
+func (r *run) capiOptions(c blueprints.Cluster) (*capi.Options, error) {
+	bc := c.CAPI
+	rec := r.cp.Cluster(bc.Management)
+	if rec == nil || rec.Kubeconfig == "" {
+		return nil, fmt.Errorf("cluster %q: its management cluster %q has not been created yet (it must come earlier in the environment's clusters)", c.Name, bc.Management)
+	}
+	o := &capi.Options{ManagementKubeconfig: rec.Kubeconfig, ManagementName: bc.Management, Namespace: bc.Namespace}
+	if bc.Providers != nil {
+		o.Providers = capi.Providers{Core: bc.Providers.Core, Bootstrap: bc.Providers.Bootstrap, ControlPlane: bc.Providers.ControlPlane, Infrastructure: bc.Providers.Infrastructure}
+	}
+	for _, f := range []struct {
+		field, rel string
+		dst        *string
+	}{{"capi.manifests", bc.Manifests, &o.Manifests}, {"capi.clusterctlConfig", bc.ClusterctlConfig, &o.ClusterctlConfig}, {"capi.repository", bc.Repository, &o.Repository}} {
+		if f.rel == "" {
+			continue
+		}
+		p, err := r.repo.Path(f.rel)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %q: %s: %w", c.Name, f.field, err)
+		}
+		*f.dst = p
+	}
+	return o, nil
 }
 
 // expandHome turns a leading ~/ into the home directory.
