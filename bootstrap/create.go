@@ -316,7 +316,7 @@ func (r *run) clusters(ctx context.Context, sum *Summary) (string, bool, error) 
 			return "", false, err
 		}
 		info, err := p.Get(ctx, c.Name)
-		if err == nil && info.State == cluster.Unhealthy && r.opts.Recover && c.Provider != "existing" {
+		if err == nil && info.State == cluster.Unhealthy && r.opts.Recover && c.Provider != "existing" && c.Provider != "capi" {
 			r.info(StepClusters, c.Name, "cluster exists but is unhealthy (%s): replacing it", info.Reason)
 			if err := p.Delete(ctx, c.Name); err != nil {
 				return "", false, fmt.Errorf("replace unhealthy cluster %q: %w", c.Name, err)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,7 +61,11 @@ func (r *run) destroy(ctx context.Context) (*Summary, error) {
 		return fmt.Sprintf("agents stopped for %d cluster(s)", len(names)), false, errors.Join(errs...)
 	}))
 	failed = append(failed, r.step(ctx, StepClusters, func(ctx context.Context) (string, bool, error) {
-		return r.deleteClusters(ctx, names)
+		// Reverse blueprint order: a Cluster API management cluster comes
+		// before the clusters it manages, so it must go after them.
+		rev := slices.Clone(names)
+		slices.Reverse(rev)
+		return r.deleteClusters(ctx, rev)
 	}))
 	failed = append(failed, r.step(ctx, StepInfra, func(ctx context.Context) (string, bool, error) {
 		if tfErr != nil {
@@ -171,9 +175,4 @@ func (r *run) deleteClusters(ctx context.Context, names []string) (string, bool,
 		deleted++
 	}
 	return fmt.Sprintf("%d deleted, %d already gone, %d left alone", deleted, absent, kept), false, errors.Join(errs...)
-}
-
-// envDir is where an environment's state lives (for status and tests).
-func envDir(stateDir, blueprint, env string) string {
-	return filepath.Join(stateDir, "envs", blueprint, env)
 }

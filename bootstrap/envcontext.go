@@ -81,7 +81,7 @@ func (r *run) envCluster(ctx context.Context, c blueprints.Cluster) EnvCluster {
 		ec.Reason = "its name comes from infra outputs that are missing"
 		return ec
 	}
-	if p, err := NewProvider(c.Provider, ProviderOptions{StateDir: r.opts.StateDir, ToolsDir: r.opts.ToolsDir}); err == nil {
+	if p, err := r.provider(c, "status"); err == nil {
 		info, err := p.Get(ctx, c.Name)
 		if err != nil {
 			ec.State, ec.Reason = cluster.Unhealthy, err.Error()

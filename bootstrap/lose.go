@@ -44,7 +44,9 @@ func Lose(ctx context.Context, opts Options, names []string) ([]string, error) {
 		if err := newHostAgent(r.paths.agents, n).stop(); err != nil {
 			errs = append(errs, err)
 		}
-		p, err := NewProvider(prov, ProviderOptions{StateDir: r.opts.StateDir, ToolsDir: r.opts.ToolsDir, Progress: stageEvents(r.opts.Events, StepLose, n), Log: r.opts.Log})
+		c := r.blueprintCluster(n)
+		c.Provider = prov
+		p, err := r.provider(c, StepLose)
 		if err == nil {
 			err = p.Delete(ctx, n)
 		}

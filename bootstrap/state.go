@@ -1,7 +1,6 @@
 package bootstrap
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -176,11 +175,4 @@ func newEnvPaths(stateDir, blueprint, env string) envPaths {
 		terraform:  filepath.Join(dir, "terraform"),
 		agents:     filepath.Join(dir, "agents"),
 	}
-}
-
-// equalJSON reports whether two values marshal alike.
-func equalJSON(a, b any) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return bytes.Equal(x, y)
 }

@@ -34,7 +34,7 @@ func TestBadInput(t *testing.T) {
 		{"unreachable Git URL", []string{"-b", fmt.Sprintf("http://127.0.0.1:%d/org/fleet.git", closed), "--env", "dev"}, 1, fmt.Sprintf(`fetch "http://127.0.0.1:%d/org/fleet.git"`, closed), nil},
 		{"unknown environment", []string{"-b", example, "--env", "prod"}, 2, `environment "prod" not found`, nil},
 		{"terraform error", []string{"-b", broken, "--env", "dev"}, 1, "infra: terraform init in infra/dev: Error: Invalid expression", []string{"validate"}},
-		{"provider error", []string{"-b", capi, "--env", "dev"}, 1, `cluster provider "capi"`, []string{"validate", "infra"}},
+		{"provider error", []string{"-b", capi, "--env", "dev"}, 1, `does not serve Cluster API's Cluster kind`, []string{"validate", "infra"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
