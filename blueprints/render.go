@@ -42,6 +42,9 @@ func (r *Repo) Render(ctx context.Context, envName, clusterName string, opts Ren
 			return nil, err
 		}
 		rw, err := r.renderWorkload(ctx, w, d)
+		if err == nil && c.Allow != nil {
+			err = checkAllowed(rw.Objects, c.Allow)
+		}
 		if err != nil {
 			return nil, d.scrub(fmt.Errorf("render workload %q of cluster %q: %w", w.Name, c.Name, err))
 		}

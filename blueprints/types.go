@@ -87,6 +87,9 @@ type Cluster struct {
 	CAPI     *CAPICluster     `json:"capi,omitempty"`
 	Existing *ExistingCluster `json:"existing,omitempty"`
 	Agent    *Agent           `json:"agent,omitempty"`
+	// Allow, when set, limits where the cluster's workloads may put objects;
+	// a render with anything else is refused (the agent applies nothing).
+	Allow *Allow `json:"allow,omitempty"`
 	// Workloads are applied in dependsOn order.
 	Workloads []Workload `json:"workloads,omitempty"`
 }
@@ -149,6 +152,18 @@ type Agent struct {
 	Prune *bool `json:"prune,omitempty"`
 	// AllowEmpty lets a render with no objects prune everything.
 	AllowEmpty bool `json:"allowEmpty,omitempty"`
+}
+
+// Allow is a cluster's allow-list. A blueprint repo is applied with wide
+// rights; the allow-list keeps a change in one team's directory from
+// reaching other namespaces or cluster-wide objects.
+type Allow struct {
+	// Namespaces namespaced objects (and Namespace objects) may use.
+	Namespaces []string `json:"namespaces,omitempty"`
+	// ClusterScopedKinds are the kinds of cluster-scoped objects allowed,
+	// e.g. CustomResourceDefinition, ClusterRole. Namespace objects are
+	// governed by Namespaces instead.
+	ClusterScopedKinds []string `json:"clusterScopedKinds,omitempty"`
 }
 
 // Workload is one unit of replay: a directory of YAML, a kustomization or a Helm chart.
