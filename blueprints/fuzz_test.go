@@ -2,6 +2,7 @@ package blueprints
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,5 +98,32 @@ func TestYAMLBombIsRefused(t *testing.T) {
 		t.Logf("refused: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("decoding an alias bomb did not finish in 10s")
+	}
+}
+
+// TestHugeWorkloadIsRefused: a workload directory of 100,000 files is
+// refused after reading at most MaxWorkloadFiles entries.
+func TestHugeWorkloadIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(FileName, "apiVersion: rekindle.dev/v1alpha1\nkind: Blueprint\nmetadata: {name: t}\nspec:\n  environments:\n  - name: dev\n    clusters:\n    - name: a\n      provider: kwok\n      workloads:\n      - {name: apps, path: apps}\n")
+	for i := 0; i < 100000; i++ {
+		write(filepath.Join("apps", fmt.Sprintf("d%03d", i/1000), fmt.Sprintf("f%05d.txt", i)), "")
+	}
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Render(context.Background(), "dev", "a", RenderOptions{})
+	if err == nil || !strings.Contains(err.Error(), "more than 10000 files") {
+		t.Fatalf("err = %v, want the file limit named", err)
 	}
 }

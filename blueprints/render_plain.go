@@ -16,14 +16,26 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// Limits of one plain YAML workload: a repo with a hundred thousand files
+// or gigabytes of YAML is refused with a clear error in bounded time and
+// memory rather than read whole.
+const (
+	MaxWorkloadFiles = 10000
+	MaxWorkloadBytes = 64 << 20
+)
+
 // renderPlain reads every .yaml, .yml and .json file under dir, recursively,
 // in lexical order, each possibly holding many documents.
 // A file encrypted with SOPS (a top-level sops: key) is decrypted first.
 func (r *Repo) renderPlain(dir string, dec *decrypter) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
+	entries, total := 0, 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if entries++; entries > MaxWorkloadFiles {
+			return fmt.Errorf("%s holds more than %d files and directories; split it into several workloads", r.rel(dir), MaxWorkloadFiles)
 		}
 		if d.IsDir() {
 			if path != dir && isKustomization(path) {
@@ -42,6 +54,9 @@ func (r *Repo) renderPlain(dir string, dec *decrypter) ([]*unstructured.Unstruct
 		data, err := readLimited(path)
 		if err != nil {
 			return err
+		}
+		if total += len(data); total > MaxWorkloadBytes {
+			return fmt.Errorf("%s holds more than %d MiB of YAML; split it into several workloads", r.rel(dir), MaxWorkloadBytes>>20)
 		}
 		if data, err = dec.read(path, data); err != nil {
 			return err
