@@ -23,6 +23,8 @@ type ProviderOptions struct {
 	ToolsModuleDir string
 	Progress       cluster.Progress
 	Log            io.Writer
+	// BuildLog shows the build of missing kwok binaries (minutes long).
+	BuildLog io.Writer
 	// Kubeconfig and Context point the existing provider at its cluster.
 	Kubeconfig string
 	Context    string
@@ -42,6 +44,7 @@ func NewProvider(name string, opts ProviderOptions) (cluster.Provider, error) {
 			Log:            opts.Log,
 			BuildIfMissing: opts.ToolsModuleDir != "",
 			ToolsModuleDir: opts.ToolsModuleDir,
+			BuildLog:       opts.BuildLog,
 		})
 	case "kind":
 		return kind.New(kind.Options{StateDir: opts.StateDir, Progress: opts.Progress, Log: opts.Log})
@@ -68,6 +71,7 @@ func (r *run) provider(c blueprints.Cluster, step string) (cluster.Provider, err
 		ToolsModuleDir: r.opts.ToolsModuleDir,
 		Progress:       stageEvents(r.opts.Events, step, c.Name),
 		Log:            r.opts.Log,
+		BuildLog:       r.opts.BuildLog,
 	}
 	if c.Existing != nil {
 		opts.Kubeconfig, opts.Context = c.Existing.Kubeconfig, c.Existing.Context

@@ -22,6 +22,9 @@ type Options struct {
 	// Log receives the output of tools (terraform, kwokctl) and the agent's
 	// lines at high verbosity; nil discards it. It never receives secrets.
 	Log io.Writer
+	// BuildLog shows the build of missing kwok binaries, which takes
+	// minutes; nil: Log.
+	BuildLog io.Writer
 	// Terraform is the terraform binary; empty: "terraform" from PATH.
 	Terraform string
 	// ToolsDir holds the kwok cluster binaries; empty: the usual lookup.

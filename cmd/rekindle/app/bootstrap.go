@@ -46,6 +46,9 @@ func (p *pipelineFlags) options(g *globals, prog *progress) (bootstrap.Options, 
 	if g.verbosity >= 4 {
 		opts.Log = g.streams.Err
 	}
+	if !g.quiet {
+		opts.BuildLog = g.streams.Err
+	}
 	if dir := toolsModuleDir(); dir != "" {
 		opts.ToolsModuleDir = dir
 	}

@@ -53,6 +53,9 @@ func (f *clusterFlags) newProvider(g *globals) (cluster.Provider, error) {
 	if g.verbosity >= 4 {
 		opts.Log = g.streams.Err
 	}
+	if !g.quiet {
+		opts.BuildLog = g.streams.Err
+	}
 	return bootstrap.NewProvider(f.provider, opts)
 }
 

@@ -51,6 +51,10 @@ type Options struct {
 	BuildIfMissing bool
 	// ToolsModuleDir is hack/tools of a rekindle checkout; needed to build.
 	ToolsModuleDir string
+	// BuildLog receives the build's progress (that it started, how long it
+	// takes, the script's lines); nil: Log. A build takes minutes, so a
+	// command line shows it even when Log is discarded.
+	BuildLog io.Writer
 	// WaitTimeout bounds the wait for the API server and nodes; 0 means
 	// DefaultWaitTimeout.
 	WaitTimeout time.Duration
@@ -378,7 +382,11 @@ func (p *provider) binaries(ctx context.Context) (bins, error) {
 	if !p.opts.BuildIfMissing {
 		return bins{}, err
 	}
-	dir, berr := buildTools(ctx, p.opts.ToolsModuleDir, p.opts.Log)
+	buildLog := p.opts.BuildLog
+	if buildLog == nil {
+		buildLog = p.opts.Log
+	}
+	dir, berr := buildTools(ctx, p.opts.ToolsModuleDir, buildLog)
 	if berr != nil {
 		return bins{}, fmt.Errorf("%w; %w", err, berr)
 	}
