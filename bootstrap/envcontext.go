@@ -40,23 +40,11 @@ type EnvCluster struct {
 // checkpoint and Terraform outputs, and asks each cluster's provider how it
 // is. It changes nothing and takes no lock.
 func Environment(ctx context.Context, opts Options) (*EnvContext, error) {
-	opts.defaults()
-	opts.DryRun = true // no lock, no checkpoint writes
-	r := &run{opts: opts}
-	if err := r.open(ctx); err != nil {
-		return nil, err
-	}
-	cp, err := readCheckpoint(r.paths.checkpoint)
+	r, err := openReadOnly(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	r.cp = cp
-	if tf, err := r.provisioner(ctx); err == nil && tf != nil && fileExists(r.paths.terraform) {
-		if out, err := tf.Outputs(ctx); err == nil {
-			r.outputs = out.Values
-		}
-	}
-	r.expand()
+	cp := r.cp
 	ec := &EnvContext{Repo: r.repo, Env: r.env, Commit: cp.Commit, Outputs: r.outputs}
 	for _, c := range r.expanded.Clusters {
 		ec.Clusters = append(ec.Clusters, r.envCluster(ctx, c))

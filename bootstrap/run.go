@@ -40,6 +40,30 @@ type run struct {
 	placeKey bool
 }
 
+// openReadOnly opens an environment to look at it: no lock, no checkpoint
+// writes, the cached checkout when Git is down, and the Terraform outputs
+// from the state when there is one.
+func openReadOnly(ctx context.Context, opts Options) (*run, error) {
+	opts.defaults()
+	opts.DryRun = true
+	r := &run{opts: opts, cachedFallback: true}
+	if err := r.open(ctx); err != nil {
+		return nil, err
+	}
+	cp, err := readCheckpoint(r.paths.checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	r.cp = cp
+	if tf, err := r.provisioner(ctx); err == nil && tf != nil && fileExists(r.paths.terraform) {
+		if out, err := tf.Outputs(ctx); err == nil {
+			r.outputs = out.Values
+		}
+	}
+	r.expand()
+	return r, nil
+}
+
 // openCached opens the commit the last run of this source recorded, from
 // the Git cache, after fetching failed with fetchErr.
 func (r *run) openCached(ctx context.Context, fetchErr error) (*blueprints.Repo, error) {

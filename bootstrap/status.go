@@ -43,23 +43,11 @@ type ClusterStatus struct {
 // Status reads an environment's checkpoint and asks each cluster how it is.
 // It changes nothing and takes no lock.
 func Status(ctx context.Context, opts Options) (*EnvStatus, error) {
-	opts.defaults()
-	opts.DryRun = true // no lock, no checkpoint writes
-	r := &run{opts: opts, cachedFallback: true}
-	if err := r.open(ctx); err != nil {
-		return nil, err
-	}
-	cp, err := readCheckpoint(r.paths.checkpoint)
+	r, err := openReadOnly(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	r.cp = cp
-	if tf, err := r.provisioner(ctx); err == nil && tf != nil && fileExists(r.paths.terraform) {
-		if out, err := tf.Outputs(ctx); err == nil {
-			r.outputs = out.Values
-		}
-	}
-	r.expand()
+	cp := r.cp
 	st := &EnvStatus{Blueprint: r.repo.Blueprint.Metadata.Name, Env: r.env, Commit: cp.Commit}
 	for _, name := range Steps {
 		rec, ok := cp.Steps[name]

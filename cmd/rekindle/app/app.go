@@ -17,6 +17,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/providers/cluster"
 )
 
 // Streams are the command's standard streams: results go to Out, progress
@@ -104,7 +105,11 @@ differences, 2 bad usage or bad input.`,
 	f.IntVarP(&g.verbosity, "verbosity", "v", 0, "log verbosity (0-9); tools' own output is shown from 4")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only results and errors")
 	f.DurationVar(&g.timeout, "timeout", 0, "give up after this long (0: no limit), e.g. 30m")
-	f.StringVar(&g.stateDir, "state-dir", defaultStateDir(), "where rekindle keeps state: checkpoints, clusters, Terraform state, Git cache")
+	stateDir, err := cluster.DefaultStateDir()
+	if err != nil {
+		stateDir = filepath.Join(os.TempDir(), "rekindle-state")
+	}
+	f.StringVar(&g.stateDir, "state-dir", stateDir, "where rekindle keeps state: checkpoints, clusters, Terraform state, Git cache")
 	root.AddCommand(
 		newVersionCmd(g),
 		newBlueprintCmd(g),
@@ -132,19 +137,6 @@ func asGroup(cmd *cobra.Command) *cobra.Command {
 	}
 	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	return cmd
-}
-
-func defaultStateDir() string {
-	if d := os.Getenv("REKINDLE_STATE_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "rekindle")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "rekindle")
-	}
-	return filepath.Join(os.TempDir(), "rekindle-state")
 }
 
 // usageError marks bad usage or bad input: exit 2.

@@ -56,7 +56,7 @@ type provider struct {
 // it needs one, so that constructing it never fails for lack of Docker.
 func New(opts Options) (cluster.Provider, error) {
 	if opts.StateDir == "" {
-		d, err := defaultStateDir()
+		d, err := cluster.DefaultStateDir()
 		if err != nil {
 			return nil, err
 		}
@@ -74,17 +74,6 @@ func New(opts Options) (cluster.Provider, error) {
 		opts.WaitTimeout = DefaultWaitTimeout
 	}
 	return &provider{opts: opts, root: filepath.Join(abs, "clusters", ProviderName)}, nil
-}
-
-func defaultStateDir() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "rekindle"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find the state directory: %w", err)
-	}
-	return filepath.Join(home, ".local", "state", "rekindle"), nil
 }
 
 func (p *provider) kubeconfigPath(name string) string {

@@ -69,7 +69,7 @@ type provider struct {
 // List and Delete work without them, and Create finds (or builds) them.
 func New(opts Options) (cluster.Provider, error) {
 	if opts.StateDir == "" {
-		d, err := defaultStateDir()
+		d, err := cluster.DefaultStateDir()
 		if err != nil {
 			return nil, err
 		}
@@ -87,17 +87,6 @@ func New(opts Options) (cluster.Provider, error) {
 		opts.WaitTimeout = DefaultWaitTimeout
 	}
 	return &provider{opts: opts, root: filepath.Join(abs, "clusters", ProviderName)}, nil
-}
-
-func defaultStateDir() (string, error) {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "rekindle"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find the state directory: %w", err)
-	}
-	return filepath.Join(home, ".local", "state", "rekindle"), nil
 }
 
 // nameRE is what kwokctl and rekindle accept as a cluster name: it becomes a
