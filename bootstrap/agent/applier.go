@@ -19,13 +19,20 @@ type ApplyOptions struct {
 	// Concurrency is how many requests the applier keeps in flight while
 	// applying one workload. Default 16.
 	Concurrency int
-	// Workloads is how many independent workloads may sync at once. Default 4.
+	// Workloads is how many independent workloads may apply at once (their
+	// health waits do not count). Default 4.
 	Workloads int
-	// QPS and Burst of the API client. Default 200 and 400: a replay is a burst
-	// of writes and client-go's defaults (5/10) would dominate its duration.
+	// QPS and Burst of the API client. Default 1000 and 2000: a replay is a
+	// burst of writes and client-go's defaults (5/10) would dominate its
+	// duration; at 200 QPS a 5,000-object replay spent most of its time in
+	// the client's rate limiter (docs/performance.md). Concurrency and
+	// Workloads bound the requests in flight, the API server's priority and
+	// fairness protects the cluster.
 	QPS   float32
 	Burst int
-	// WaitInterval is how often health is polled. Default 1s.
+	// WaitInterval is how often health is polled. Default 500ms: a poll
+	// reads only the objects not healthy yet, so it is cheap, and on a
+	// replay every interval is latency added to the slowest workload.
 	WaitInterval time.Duration
 	// WaitTimeout bounds the wait for one workload (and for CRDs to be
 	// Established) to become healthy. Default 5m.
@@ -44,13 +51,13 @@ func (o *ApplyOptions) defaults() {
 		o.Workloads = 4
 	}
 	if o.QPS <= 0 {
-		o.QPS = 200
+		o.QPS = 1000
 	}
 	if o.Burst <= 0 {
-		o.Burst = 400
+		o.Burst = 2000
 	}
 	if o.WaitInterval <= 0 {
-		o.WaitInterval = time.Second
+		o.WaitInterval = 500 * time.Millisecond
 	}
 	if o.WaitTimeout <= 0 {
 		o.WaitTimeout = 5 * time.Minute

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
@@ -111,9 +114,14 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 	}
 	if len(defs) > 0 {
 		t := time.Now()
-		cs, err := a.rm.ApplyAllStaged(ctx, defs, a.ssaApplyOptions())
-		if cs != nil {
-			record(cs.Entries)
+		entries, err := a.applyAll(ctx, defs, hashes)
+		record(entries)
+		if err == nil {
+			refs := make([]ObjectRef, len(defs))
+			for i, o := range defs {
+				refs[i] = refOf(o)
+			}
+			err = a.waitFor(ctx, refs, nil)
 		}
 		if err != nil {
 			res.Failed = append(res.Failed, FailedObject{Reason: "CRDs and Namespaces: " + err.Error()})
@@ -162,8 +170,13 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 				wr.Error = ctx.Err().Error()
 				return
 			}
-			defer func() { <-sem }()
-			fails, appliedDone := a.syncWorkload(ctx, rc.Cluster, p, &wr, record, res, &mu)
+			// The slot bounds concurrent applies only: waiting for health
+			// is a poll, and holding the slot through it made workloads
+			// beyond the first few start only when those were healthy.
+			var releaseOnce sync.Once
+			release := func() { releaseOnce.Do(func() { <-sem }) }
+			defer release()
+			fails, appliedDone := a.syncWorkload(ctx, rc.Cluster, p, &wr, record, res, &mu, hashes, release)
 			appliedOK[i] = appliedDone
 			if len(fails) == 0 {
 				ok[i] = true
@@ -276,7 +289,8 @@ func (a *Applier) namespaced(o *unstructured.Unstructured) bool {
 // syncWorkload applies one workload and waits for it. It returns the objects
 // (or the workload) that failed, and whether the apply itself went through.
 func (a *Applier) syncWorkload(ctx context.Context, cluster string, p *workloadPlan, wr *WorkloadResult,
-	record func([]ssa.ChangeSetEntry), res *Result, mu *sync.Mutex) ([]FailedObject, bool) {
+	record func([]ssa.ChangeSetEntry), res *Result, mu *sync.Mutex, known map[string]string, applied func()) ([]FailedObject, bool) {
+	defer applied()
 	t := time.Now()
 	if p.w.Helm != nil {
 		h := p.w.Helm
@@ -299,7 +313,7 @@ func (a *Applier) syncWorkload(ctx context.Context, cluster string, p *workloadP
 		wr.Applied = len(p.wait)
 		a.opts.Log("helm release %s/%s %s (revision %d)", h.Namespace, h.ReleaseName, act, rev)
 	} else if len(p.rest) > 0 {
-		entries, err := a.applyAll(ctx, p.rest)
+		entries, err := a.applyAll(ctx, p.rest, known)
 		record(entries)
 		if err != nil {
 			return []FailedObject{{Workload: p.w.Name, Reason: err.Error()}}, false
@@ -316,6 +330,8 @@ func (a *Applier) syncWorkload(ctx context.Context, cluster string, p *workloadP
 	}
 	wr.Applying = time.Since(t)
 	wr.AppliedAt = time.Since(res.Started)
+	applied()
+	a.opts.Log("workload %s applied: %d objects in %s", p.w.Name, len(p.wait), wr.Applying.Round(time.Millisecond))
 
 	t = time.Now()
 	healthy, notReady, err := a.waitHealthy(ctx, p.wait, jobsWithTTL(p))
@@ -336,10 +352,115 @@ func (a *Applier) syncWorkload(ctx context.Context, cluster string, p *workloadP
 	return nil, true
 }
 
-// applyAll server-side applies objs. ssa's ApplyAll runs its drift checks
-// concurrently but applies one object after the other, so large workloads are
-// split into shards applied side by side.
-func (a *Applier) applyAll(ctx context.Context, objs []*unstructured.Unstructured) ([]ssa.ChangeSetEntry, error) {
+// applyAll server-side applies objs. Objects the last pass did not apply
+// (not in known, the old inventory) are looked up first, and those missing
+// from the cluster, which is every object of a recovery, are applied at once:
+// ssa's dry-run and drift check would only say that they are new, at two
+// more requests per object. The rest goes through ssa's ApplyAll (see
+// applyExisting).
+func (a *Applier) applyAll(ctx context.Context, objs []*unstructured.Unstructured, known map[string]string) ([]ssa.ChangeSetEntry, error) {
+	var probe, existing []*unstructured.Unstructured
+	for _, o := range objs {
+		if _, ok := known[refOf(o).key()]; ok {
+			existing = append(existing, o)
+		} else {
+			probe = append(probe, o)
+		}
+	}
+	missing := a.missing(ctx, probe)
+	var create []*unstructured.Unstructured
+	for i, o := range probe {
+		if missing[i] {
+			create = append(create, o)
+		} else {
+			existing = append(existing, o)
+		}
+	}
+
+	created := make([]ssa.ChangeSetEntry, len(create))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.opts.Concurrency)
+	for i, o := range create {
+		g.Go(func() error {
+			obj := o.DeepCopy()
+			utils.RemoveCABundleFromCRD(obj)
+			if err := a.client.Patch(gctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+				return fmt.Errorf("%s apply failed: %w", utils.FmtUnstructured(o), err)
+			}
+			created[i] = ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().Version,
+				Subject: utils.FmtUnstructured(o), Action: ssa.CreatedAction}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		var done []ssa.ChangeSetEntry
+		for _, e := range created {
+			if e.Action != "" {
+				done = append(done, e)
+			}
+		}
+		return done, err
+	}
+	entries, err := a.applyExisting(ctx, existing)
+	return append(created, entries...), err
+}
+
+// missing reports which of objs are not in the cluster, reading only
+// metadata: one LIST per kind and namespace, or a GET for a single object.
+// An object that could not be read counts as present, so that ssa's
+// ApplyAll handles it and reports the error.
+func (a *Applier) missing(ctx context.Context, objs []*unstructured.Unstructured) []bool {
+	type group struct {
+		gvk schema.GroupVersionKind
+		ns  string
+	}
+	groups := map[group][]int{}
+	for i, o := range objs {
+		g := group{o.GroupVersionKind(), o.GetNamespace()}
+		groups[g] = append(groups[g], i)
+	}
+	out := make([]bool, len(objs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.opts.Concurrency)
+	for k, idx := range groups {
+		g.Go(func() error {
+			if len(idx) == 1 {
+				o := objs[idx[0]]
+				m := &metav1.PartialObjectMetadata{}
+				m.SetGroupVersionKind(k.gvk)
+				out[idx[0]] = apierrors.IsNotFound(a.client.Get(gctx, client.ObjectKeyFromObject(o), m))
+				return nil
+			}
+			list := &metav1.PartialObjectMetadataList{}
+			list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+			var opts []client.ListOption
+			if k.ns != "" {
+				opts = append(opts, client.InNamespace(k.ns))
+			}
+			if err := a.client.List(gctx, list, opts...); err != nil {
+				return nil
+			}
+			live := make(map[string]bool, len(list.Items))
+			for _, m := range list.Items {
+				live[m.Name] = true
+			}
+			for _, i := range idx {
+				out[i] = !live[objs[i].GetName()]
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+// applyExisting applies objs with ssa's ApplyAll, which runs its drift
+// checks concurrently but applies one object after the other, so large
+// workloads are split into shards applied side by side.
+func (a *Applier) applyExisting(ctx context.Context, objs []*unstructured.Unstructured) ([]ssa.ChangeSetEntry, error) {
+	if len(objs) == 0 {
+		return nil, nil
+	}
 	shards := a.opts.Concurrency / 2
 	if n := (len(objs) + 7) / 8; n < shards {
 		shards = n
@@ -382,13 +503,7 @@ func (a *Applier) waitHealthy(ctx context.Context, refs []ObjectRef, ttlJobs obj
 	if len(refs) == 0 {
 		return 0, nil, nil
 	}
-	set := make(object.ObjMetadataSet, 0, len(refs))
-	for _, r := range refs {
-		set = append(set, r.objMetadata())
-	}
-	err := a.rm.WaitForSetWithContext(ctx, set, ssa.WaitOptions{
-		Interval: a.opts.WaitInterval, Timeout: a.opts.WaitTimeout, FailFast: true, JobsWithTTL: ttlJobs,
-	})
+	err := a.waitFor(ctx, refs, ttlJobs)
 	if err == nil {
 		return len(refs), nil, nil
 	}
@@ -431,6 +546,128 @@ func (a *Applier) waitHealthy(ctx context.Context, refs []ObjectRef, ttlJobs obj
 		return healthy, notReady, fmt.Errorf("not ready after %s: %s", a.opts.WaitTimeout, strings.Join(names, ", "))
 	}
 	return healthy, nil, err
+}
+
+// waitLists is how many reads one waitFor keeps in flight.
+const waitLists = 4
+
+// waitFor polls, every WaitInterval, until every object in refs is Current
+// (kstatus), fails as soon as one is Failed, and gives up after WaitTimeout.
+// Each poll reads only the objects not yet Current: one LIST per kind and
+// namespace (a GET when a single object is left there). ssa's wait, used
+// before, listed every kind in every namespace of the set on every poll,
+// and the ReplicaSets and Pods of every Deployment's namespace too; on
+// thousands of objects those lists, not the cluster, set the pace.
+// Jobs in ttlJobs count as Current once gone.
+func (a *Applier) waitFor(ctx context.Context, refs []ObjectRef, ttlJobs object.ObjMetadataSet) error {
+	ctx, cancel := context.WithTimeout(ctx, a.opts.WaitTimeout)
+	defer cancel()
+	type group struct {
+		gvk schema.GroupVersionKind
+		ns  string
+	}
+	pending := make(map[string]ObjectRef, len(refs))
+	for _, r := range refs {
+		pending[r.key()] = r
+	}
+	last := map[string]string{} // key -> last status seen, for the error
+	for {
+		groups := map[group][]ObjectRef{}
+		for _, r := range pending {
+			g := group{r.gvk(), r.Namespace}
+			groups[g] = append(groups[g], r)
+		}
+		var mu sync.Mutex
+		var failed []string
+		seen := func(r ObjectRef, u *unstructured.Unstructured, err error) {
+			st, msg := status.UnknownStatus, ""
+			switch {
+			case apierrors.IsNotFound(err) || (err == nil && u == nil):
+				st = status.NotFoundStatus
+			case err != nil:
+				msg = err.Error()
+			default:
+				if res, cerr := status.Compute(u); cerr != nil {
+					msg = cerr.Error()
+				} else {
+					st, msg = res.Status, res.Message
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case st == status.CurrentStatus,
+				st == status.NotFoundStatus && ttlJobs.Contains(r.objMetadata()):
+				delete(pending, r.key())
+				delete(last, r.key())
+				return
+			case st == status.FailedStatus:
+				failed = append(failed, r.String()+": "+msg)
+			}
+			if msg != "" {
+				last[r.key()] = string(st) + ": " + msg
+			} else {
+				last[r.key()] = string(st)
+			}
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(waitLists)
+		for k, rs := range groups {
+			g.Go(func() error {
+				if len(rs) == 1 {
+					u := rs[0].unstructured()
+					err := a.client.Get(gctx, client.ObjectKeyFromObject(u), u)
+					seen(rs[0], u, err)
+					return nil
+				}
+				list := &unstructured.UnstructuredList{}
+				list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+				var opts []client.ListOption
+				if k.ns != "" {
+					opts = append(opts, client.InNamespace(k.ns))
+				}
+				if err := a.client.List(gctx, list, opts...); err != nil {
+					for _, r := range rs {
+						seen(r, nil, fmt.Errorf("list: %w", err))
+					}
+					return nil
+				}
+				byName := make(map[string]*unstructured.Unstructured, len(list.Items))
+				for i := range list.Items {
+					byName[list.Items[i].GetName()] = &list.Items[i]
+				}
+				for _, r := range rs {
+					seen(r, byName[r.Name], nil)
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
+		if len(pending) == 0 {
+			return nil
+		}
+		if len(failed) > 0 {
+			sort.Strings(failed)
+			return fmt.Errorf("failed early due to stalled resources: [%s]", strings.Join(failed, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			var waiting []string
+			for k, r := range pending {
+				st := last[k]
+				if st == "" {
+					st = string(status.UnknownStatus)
+				}
+				waiting = append(waiting, r.String()+" status: "+st)
+			}
+			sort.Strings(waiting)
+			if len(waiting) > 10 {
+				waiting = append(waiting[:10], fmt.Sprintf("and %d more", len(waiting)-10))
+			}
+			return fmt.Errorf("timeout waiting for: [%s]: %w", strings.Join(waiting, ", "), ctx.Err())
+		case <-time.After(a.opts.WaitInterval):
+		}
+	}
 }
 
 // drifted returns the configured objects whose desired state is the one the
