@@ -152,6 +152,24 @@ type Agent struct {
 	Prune *bool `json:"prune,omitempty"`
 	// AllowEmpty lets a render with no objects prune everything.
 	AllowEmpty bool `json:"allowEmpty,omitempty"`
+	// RBAC is the agent's rights in the cluster: AgentRBACClusterAdmin (the
+	// default: it may apply anything) or AgentRBACScoped (only what the
+	// cluster's allow-list permits, enforced by the API server).
+	RBAC string `json:"rbac,omitempty"`
+}
+
+// Values of Agent.RBAC.
+const (
+	AgentRBACClusterAdmin = "cluster-admin"
+	AgentRBACScoped       = "scoped"
+)
+
+// AgentRBAC returns the agent's RBAC mode, AgentRBACClusterAdmin unless set.
+func (c Cluster) AgentRBAC() string {
+	if c.Agent != nil && c.Agent.RBAC != "" {
+		return c.Agent.RBAC
+	}
+	return AgentRBACClusterAdmin
 }
 
 // Allow is a cluster's allow-list. A blueprint repo is applied with wide

@@ -112,6 +112,17 @@ func (r *Repo) validateCluster(p *problems, path string, c *Cluster, env *Enviro
 	if c.Agent != nil && c.Agent.Interval.Duration < 0 {
 		p.add(path+".agent.interval", "must not be negative")
 	}
+	if c.Agent != nil {
+		switch c.Agent.RBAC {
+		case "", AgentRBACClusterAdmin:
+		case AgentRBACScoped:
+			if c.Allow == nil || len(c.Allow.Namespaces)+len(c.Allow.ClusterScopedKinds) == 0 {
+				p.add(path+".agent.rbac", "scoped needs an allow list (allow.namespaces, allow.clusterScopedKinds): the agent's rights are computed from it")
+			}
+		default:
+			p.add(path+".agent.rbac", "unknown mode %q (want %s or %s)", c.Agent.RBAC, AgentRBACClusterAdmin, AgentRBACScoped)
+		}
+	}
 	names := map[string]bool{}
 	for i := range c.Workloads {
 		r.validateWorkload(p, fmt.Sprintf("%s.workloads[%d]", path, i), &c.Workloads[i], names)

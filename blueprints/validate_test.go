@@ -44,6 +44,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad-yaml", []want{{8, "", "not valid YAML"}}},
 		{"yaml-alias", []want{{13, "spec.environments[0].infra.terraform.vars.b", "YAML aliases are not allowed"}}},
 		{"template-without-infra", []want{{9, "spec.environments[0].clusters[0].name", "uses a template but the environment has no infra.terraform"}}},
+		{"agent-rbac", []want{
+			{12, "spec.environments[0].clusters[0].agent.rbac", "scoped needs an allow list"},
+			{16, "spec.environments[0].clusters[1].agent.rbac", `unknown mode "namespaced" (want cluster-admin or scoped)`},
+		}},
 		{"symlink-escape", []want{{13, "spec.environments[0].clusters[0].workloads[0].path", `path "apps" leaves the repo through a symlink`}}},
 	}
 	for _, tc := range cases {
