@@ -48,6 +48,10 @@ type InstallValues struct {
 	GitSSHKey     string
 	GitKnownHosts string
 	AgeKey        string
+	// Scope, when set, narrows the agent's RBAC to it (agent.rbac: scoped):
+	// the rules are computed at install time with the cluster's discovery.
+	// Nil grants cluster-admin.
+	Scope *Scope
 	// Timeout of the Helm operation (default 5m).
 	Timeout time.Duration
 	// Log receives progress lines; nil discards them. Values are never logged.
@@ -62,8 +66,12 @@ func (v InstallValues) String() string {
 		}
 		return "<redacted>"
 	}
-	return fmt.Sprintf("{Image:%s Version:%s Blueprint:%s Ref:%s Environment:%s Cluster:%s Interval:%s SkipDeployment:%t GitUsername:%s GitToken:%s GitSSHKey:%s GitKnownHosts:%s AgeKey:%s}",
-		v.Image, v.Version, v.Blueprint, v.Ref, v.Environment, v.Cluster, v.Interval, v.SkipDeployment,
+	rbac := "cluster-admin"
+	if v.Scope != nil {
+		rbac = "scoped"
+	}
+	return fmt.Sprintf("{Image:%s Version:%s Blueprint:%s Ref:%s Environment:%s Cluster:%s Interval:%s SkipDeployment:%t RBAC:%s GitUsername:%s GitToken:%s GitSSHKey:%s GitKnownHosts:%s AgeKey:%s}",
+		v.Image, v.Version, v.Blueprint, v.Ref, v.Environment, v.Cluster, v.Interval, v.SkipDeployment, rbac,
 		v.GitUsername, red(v.GitToken), red(v.GitSSHKey), red(v.GitKnownHosts), red(v.AgeKey))
 }
 
@@ -149,12 +157,36 @@ func Install(ctx context.Context, cfg *rest.Config, values InstallValues) error 
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
+	hv := values.helmValues()
+	if values.Scope != nil {
+		rbac, err := scopedValues(ctx, cfg, values.Scope, log)
+		if err != nil {
+			return fmt.Errorf("install agent: scoped RBAC: %w", err)
+		}
+		hv["rbac"] = rbac
+	}
 	act, rev, err := upsertRelease(ctx, cfg, releaseSpec{
-		Name: ReleaseName, Namespace: SystemNamespace, Chart: ch, Values: values.helmValues(), Timeout: timeout,
+		Name: ReleaseName, Namespace: SystemNamespace, Chart: ch, Values: hv, Timeout: timeout,
 	}, log)
 	if err != nil {
 		return fmt.Errorf("install agent: %w", err)
 	}
 	log("agent release %s/%s %s (revision %d)", SystemNamespace, ReleaseName, act, rev)
 	return nil
+}
+
+// scopedValues computes the chart's rbac values for scope and creates the
+// namespaces its RoleBindings go into.
+func scopedValues(ctx context.Context, cfg *rest.Config, scope *Scope, log func(string, ...any)) (map[string]any, error) {
+	r, err := ComputeScopedRBAC(ctx, cfg, scope)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range r.Unmapped {
+		log("agent RBAC: allowed kind %s is served by no API resource and defined by no CRD of the render: the agent gets no rights on it", k)
+	}
+	if err := ensureNamespaces(ctx, cfg, r.Namespaces, log); err != nil {
+		return nil, err
+	}
+	return r.helmValues()
 }
