@@ -55,6 +55,15 @@ func (r *run) agent(ctx context.Context, sum *Summary) (string, bool, error) {
 			// starts below.
 			vals.AgeKey = r.keys.AgeKey()
 		}
+		if c.AgentRBAC() == blueprints.AgentRBACScoped {
+			// The rules follow the allow-list and what the render holds
+			// (its CRDs, whether it installs Helm releases).
+			rc, err := r.repo.Render(ctx, r.env, c.Name, r.renderOptions())
+			if err != nil {
+				return "", false, fmt.Errorf("cluster %q: render for the agent's scoped RBAC: %w", c.Name, err)
+			}
+			vals.Scope = agent.ScopeFor(c.Allow, rc)
+		}
 		if r.opts.Source.Auth.SSHKeyFile != "" {
 			key, err := os.ReadFile(r.opts.Source.Auth.SSHKeyFile)
 			if err != nil {
@@ -126,6 +135,12 @@ func (r *run) agentCommand(c blueprints.Cluster, rec *ClusterRecord) []string {
 		"--interval", agentInterval(c).String(),
 		"--state-dir", r.opts.StateDir,
 	)
+	if c.AgentRBAC() == blueprints.AgentRBACScoped {
+		// The kubeconfig is the cluster admin's: impersonating the agent's
+		// ServiceAccount gives a host agent the narrowed rights an
+		// in-cluster one has.
+		args = append(args, "--as", agent.ServiceAccountUser)
+	}
 	if r.opts.Source.Ref != "" {
 		args = append(args, "--ref", r.opts.Source.Ref)
 	}

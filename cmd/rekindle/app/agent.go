@@ -22,6 +22,7 @@ type agentFlags struct {
 	sourceFlags
 	kubeconfig  string
 	kubeContext string
+	as          string
 	interval    time.Duration
 	outputsFile string
 	once        bool
@@ -53,6 +54,7 @@ that rekindle starts and supervises.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: the in-cluster service account)")
 	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context")
+	fl.StringVar(&f.as, "as", "", "impersonate this user, e.g. "+agent.ServiceAccountUser+" (a host agent with agent.rbac: scoped)")
 	fl.DurationVar(&f.interval, "interval", time.Minute, "time between passes")
 	fl.StringVar(&f.outputsFile, "outputs-file", "", "JSON file of the environment's Terraform outputs, for templated cluster fields")
 	fl.BoolVar(&f.once, "once", false, "run one pass and exit (exit 1 when it fails)")
@@ -78,6 +80,10 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 	cfg, err := agentRESTConfig(f.kubeconfig, f.kubeContext)
 	if err != nil {
 		return err
+	}
+	if f.as != "" {
+		// A ServiceAccount user name gets its groups from the API server.
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: f.as}
 	}
 	logger := log.New(g.streams.Err, "agent: ", log.LstdFlags)
 	logf := func(format string, args ...any) { logger.Printf(format, args...) }
@@ -108,6 +114,9 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 		},
 	}
 	logf("syncing cluster %q of environment %q from %s every %s", f.cluster, f.env, redactedSource(f.blueprint), f.interval)
+	if f.as != "" {
+		logf("acting as %s", f.as)
+	}
 	if f.once {
 		res, err := a.Once(ctx)
 		if err != nil {
