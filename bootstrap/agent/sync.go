@@ -39,11 +39,16 @@ func (a *Applier) Sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 	if rc.Cluster == "" {
 		return res, errors.New("sync: the render names no cluster")
 	}
-	if err := a.markReconciling(ctx, rc.Environment, rc.Cluster, rc.Commit); err != nil {
-		return res, err
-	}
+	// Marking the Sync object Reconciling runs beside the replay: on a new
+	// cluster the first write of a Sync waits about 2s for the API server to
+	// serve the just created CRD, and the replay need not wait for a status.
+	marked := make(chan error, 1)
+	go func() { marked <- a.markReconciling(ctx, rc.Environment, rc.Cluster, rc.Commit) }()
 	err := a.sync(ctx, rc, opts, res)
 	res.Duration = time.Since(res.Started)
+	if merr := <-marked; merr != nil && err == nil {
+		err = merr
+	}
 	if serr := a.recordResult(ctx, rc.Environment, res, err); serr != nil && err == nil {
 		err = serr
 	}
@@ -551,7 +556,7 @@ func (a *Applier) waitHealthy(ctx context.Context, refs []ObjectRef, ttlJobs obj
 // waitLists is how many reads one waitFor keeps in flight.
 const waitLists = 4
 
-// waitFor polls, every WaitInterval, until every object in refs is Current
+// waitFor polls, every WaitInterval (sooner at first), until every object in refs is Current
 // (kstatus), fails as soon as one is Failed, and gives up after WaitTimeout.
 // Each poll reads only the objects not yet Current: one LIST per kind and
 // namespace (a GET when a single object is left there). ssa's wait, used
@@ -571,6 +576,9 @@ func (a *Applier) waitFor(ctx context.Context, refs []ObjectRef, ttlJobs object.
 		pending[r.key()] = r
 	}
 	last := map[string]string{} // key -> last status seen, for the error
+	// Polls start 50ms apart and back off to WaitInterval: a CRD is
+	// Established, a small workload healthy, well within the first interval.
+	delay := min(50*time.Millisecond, a.opts.WaitInterval)
 	for {
 		groups := map[group][]ObjectRef{}
 		for _, r := range pending {
@@ -665,8 +673,9 @@ func (a *Applier) waitFor(ctx context.Context, refs []ObjectRef, ttlJobs object.
 				waiting = append(waiting[:10], fmt.Sprintf("and %d more", len(waiting)-10))
 			}
 			return fmt.Errorf("timeout waiting for: [%s]: %w", strings.Join(waiting, ", "), ctx.Err())
-		case <-time.After(a.opts.WaitInterval):
+		case <-time.After(delay):
 		}
+		delay = min(2*delay, a.opts.WaitInterval)
 	}
 }
 

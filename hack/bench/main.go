@@ -41,6 +41,8 @@ type options struct {
 	drill    bool
 	example  string
 	timeout  time.Duration
+	// kubectlLimit caps the kubectl baseline (see runKubectl).
+	kubectlLimit time.Duration
 }
 
 type sizeSpec struct{ objects, namespaces int }
@@ -54,12 +56,21 @@ func main() {
 	flag.StringVar(&methods, "methods", "rekindle,kubectl,raw", "methods to measure")
 	flag.BoolVar(&o.drill, "drill", true, "also run `rekindle drill` on the example blueprint")
 	flag.StringVar(&o.example, "example", "blueprints/examples/local", "blueprint the drill runs")
-	flag.DurationVar(&o.timeout, "timeout", 8*time.Minute, "limit for one method on one size")
+	flag.DurationVar(&o.timeout, "timeout", 6*time.Minute, "limit for rekindle and the raw floor on one size (exceeding it is a failure)")
+	flag.DurationVar(&o.kubectlLimit, "kubectl-limit", 4*time.Minute, "kubectl is stopped after this long and its time reported as a lower bound")
+	generate := flag.String("generate", "", "only write the synthetic blueprints to DIR/size-N and exit")
 	flag.Parse()
 	var err error
 	if o.sizes, err = parseSizes(sizes); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
+	}
+	if *generate != "" {
+		if err := generateOnly(*generate, o.sizes); err != nil {
+			fmt.Fprintln(os.Stderr, "ERROR:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	o.methods = map[string]bool{}
 	for _, m := range strings.Split(methods, ",") {
@@ -85,6 +96,21 @@ func parseSizes(s string) ([]sizeSpec, error) {
 		out = append(out, sizeSpec{n, ns})
 	}
 	return out, nil
+}
+
+func generateOnly(dir string, sizes []sizeSpec) error {
+	for _, sz := range sizes {
+		s, err := newShape(sz.objects, sz.namespaces)
+		if err != nil {
+			return err
+		}
+		d := filepath.Join(dir, fmt.Sprintf("size-%d", s.Objects))
+		if err := writeBlueprint(d, s); err != nil {
+			return err
+		}
+		fmt.Println(d)
+	}
+	return nil
 }
 
 func progress(format string, args ...any) {
@@ -199,14 +225,17 @@ func benchSize(ctx context.Context, o options, bin, work, out string, sz sizeSpe
 		mctx, cancel := context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 		r, err := f(mctx, c)
-		if err == nil {
+		if err == nil && !r.Capped {
 			// The same end state for everyone, checked outside the timing.
 			err = checkState(ctx, c.Config, s)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			r.Error = err.Error()
 			progress("%d objects: %s FAILED: %v", s.Objects, method, err)
-		} else {
+		case r.Capped:
+			progress("%d objects: %s %s", s.Objects, method, r.Note)
+		default:
 			progress("%d objects: %s healthy after %.1fs", s.Objects, method, r.Healthy)
 		}
 		return &r
@@ -215,7 +244,7 @@ func benchSize(ctx context.Context, o options, bin, work, out string, sz sizeSpe
 		return runRekindle(ctx, bin, bp, c, logs)
 	})
 	sr.Kubectl = measure("kubectl", func(ctx context.Context, c *kwokCluster) (run, error) {
-		return runKubectl(ctx, crds, manifests, c, logs)
+		return runKubectl(ctx, crds, manifests, c, s, logs, o.kubectlLimit)
 	})
 	sr.Raw = measure("raw", func(ctx context.Context, c *kwokCluster) (run, error) {
 		return runRaw(ctx, objs, c, s)
