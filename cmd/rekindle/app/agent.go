@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -128,6 +129,18 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 		logf("synced commit %.12s: %d objects healthy", res.Commit, res.Healthy)
 		return nil
 	}
+	if f.kubeconfig != "" {
+		// A host-process agent outlives the run that started it; when its
+		// cluster is deleted (the kubeconfig goes with it), it stops too
+		// rather than retry against nothing forever.
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		go watchKubeconfig(ctx, f.kubeconfig, func() {
+			logf("kubeconfig %s is gone: the cluster was deleted; stopping", f.kubeconfig)
+			stop()
+		})
+	}
 	return a.Run(ctx)
 }
 
@@ -147,6 +160,28 @@ func agentKeys(repo *blueprints.Repo, env string, logf func(string, ...any)) *so
 		return nil
 	}
 	return keys
+}
+
+// watchKubeconfig calls gone once path has been missing for two checks in a row.
+func watchKubeconfig(ctx context.Context, path string, gone func()) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	missing := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if missing++; missing >= 2 {
+				gone()
+				return
+			}
+		} else {
+			missing = 0
+		}
+	}
 }
 
 func agentRESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
