@@ -63,7 +63,14 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 				cs.AppliedAfter = time.Since(start)
 			}
 			atCommit = r.repo.Commit == "" || s.Status.LastAppliedCommit == r.repo.Commit
-			if ready != nil && ready.Status == "True" && atCommit && s.Status.Healthy == s.Status.Desired {
+			// The source may move on during a run (a push to the branch the
+			// agent follows): a pass finished since the replay began counts,
+			// whatever its commit; verify then compares with the run's commit.
+			newer := !atCommit && s.Status.LastSyncTime != nil && s.Status.LastSyncTime.Time.After(start)
+			if ready != nil && ready.Status == "True" && (atCommit || newer) && s.Status.Healthy == s.Status.Desired {
+				if newer {
+					r.info(StepReplay, cs.Name, "the agent applied commit %.12s, not this run's %.12s: the source moved on during the run", s.Status.LastAppliedCommit, r.repo.Commit)
+				}
 				cs.Ready = true
 				cs.Message = ready.Message
 				cs.HealthyAfter = time.Since(start)
