@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/rekindle-dev/rekindle/bootstrap"
+	"github.com/rekindle-dev/rekindle/providers/cluster/kind"
 )
 
 // RehearseOptions configure a rehearsal.
 type RehearseOptions struct {
 	bootstrap.Options
-	// Provider replaces every cluster's provider: "kwok" or "kind".
+	// Provider replaces every cluster's provider: "kwok", "kind", or "auto"
+	// (or empty): kind where a container runtime works, else kwok.
 	Provider string
 	// Keep leaves the rehearsal environment running.
 	Keep bool
@@ -25,9 +28,18 @@ type RehearseOptions struct {
 // touched. It tears down afterwards unless Keep, even when it fails.
 func Rehearse(ctx context.Context, opts RehearseOptions) (*bootstrap.Summary, error) {
 	switch opts.Provider {
+	case "", "auto":
+		// kind where a container runtime works, kwok everywhere else.
+		opts.Provider = "kwok"
+		if err := kind.Available(ctx); err == nil {
+			opts.Provider = "kind"
+		}
+		if opts.Events != nil {
+			opts.Events(bootstrap.Event{Time: time.Now(), Step: bootstrap.StepFetch, Status: bootstrap.StatusInfo, Detail: "rehearsing on " + opts.Provider + " clusters"})
+		}
 	case "kwok", "kind":
 	default:
-		return nil, &bootstrap.UsageError{Msg: fmt.Sprintf("rehearse: provider must be kwok or kind, got %q", opts.Provider)}
+		return nil, &bootstrap.UsageError{Msg: fmt.Sprintf("rehearse: provider must be auto, kwok or kind, got %q", opts.Provider)}
 	}
 	opts.Options.Rehearse = opts.Provider
 	opts.Options.StateDir = filepath.Join(opts.Options.StateDir, "rehearsals")

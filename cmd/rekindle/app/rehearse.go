@@ -15,7 +15,7 @@ func newRehearseCmd(g *globals) *cobra.Command {
 		Use:   "rehearse",
 		Short: "Run any environment of a blueprint on local clusters, to try a change before it matters",
 		Long: `Runs the whole pipeline for an environment on local clusters: every cluster's
-provider is replaced (--provider kind where a container runtime works, kwok
+provider is replaced (by default kind where a container runtime works, kwok
 otherwise), Terraform runs when its module needs no cloud provider and is
 skipped with a notice when it does (cluster names from its outputs become
 placeholders). Everything lives under <state-dir>/rehearsals, apart from the
@@ -38,7 +38,7 @@ real environment. The rehearsal is torn down at the end unless --keep.`,
 		},
 	}
 	p.add(cmd)
-	cmd.Flags().StringVar(&o.Provider, "provider", "kwok", "local cluster provider: kwok (no container runtime) or kind (Docker or Podman)")
+	cmd.Flags().StringVar(&o.Provider, "provider", "auto", "local cluster provider: auto (kind where Docker or Podman works, else kwok), kwok or kind")
 	cmd.Flags().BoolVar(&o.Keep, "keep", false, "leave the rehearsal running")
 	return cmd
 }

@@ -99,3 +99,10 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
+
+// Available reports whether a container runtime kind can use answers here,
+// and why not when it does not (an error wrapping ErrNoRuntime).
+func Available(ctx context.Context) error {
+	_, err := detectRuntime(ctx, "", "")
+	return err
+}
