@@ -138,6 +138,10 @@ func bench(ctx context.Context, o options) error {
 	}
 	defer os.RemoveAll(work)
 
+	// Logs of an earlier run would be appended to.
+	if err := os.RemoveAll(filepath.Join(out, "logs")); err != nil {
+		return err
+	}
 	res := &results{Started: time.Now().UTC(), CPUs: numCPU(), LoadBefore: loadAvg()}
 	start := time.Now()
 	for _, sz := range o.sizes {
