@@ -6,6 +6,23 @@ import (
 	"path/filepath"
 )
 
+// ResolveStateDir returns dir as an absolute path, or the default state dir
+// when dir is empty.
+func ResolveStateDir(dir string) (string, error) {
+	if dir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return "", err
+		}
+		dir = d
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("state dir %q: %w", dir, err)
+	}
+	return abs, nil
+}
+
 // DefaultStateDir is where rekindle keeps state when no directory is given:
 // $REKINDLE_STATE_DIR, else $XDG_STATE_HOME/rekindle, else
 // ~/.local/state/rekindle.

@@ -28,8 +28,9 @@ func (p *pipelineFlags) add(cmd *cobra.Command) {
 	f.DurationVar(&p.replayTimeout, "replay-timeout", 10*time.Minute, "how long to wait for each cluster's workloads to be applied and healthy")
 }
 
-// options builds bootstrap options from the flags.
-func (p *pipelineFlags) options(g *globals, prog *progress) (bootstrap.Options, error) {
+// options builds bootstrap options from the flags, with progress on stderr.
+func (p *pipelineFlags) options(g *globals) (bootstrap.Options, error) {
+	prog := newProgress(g)
 	src, err := p.source(g)
 	if err != nil {
 		return bootstrap.Options{}, err
@@ -104,8 +105,7 @@ A second run on the same environment at the same time is refused.`,
   rekindle bootstrap create -b https://git.example.com/platform/fleet.git --ref v1.4.0 -e prod --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			prog := newProgress(g)
-			opts, err := p.options(g, prog)
+			opts, err := p.options(g)
 			if err != nil {
 				return err
 			}
@@ -130,8 +130,7 @@ reports each at the end. Clusters of the existing provider are never deleted.
 The (empty) Terraform state stays under --state-dir as a record.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			prog := newProgress(g)
-			opts, err := p.options(g, prog)
+			opts, err := p.options(g)
 			if err != nil {
 				return err
 			}

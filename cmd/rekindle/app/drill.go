@@ -31,8 +31,7 @@ Exit 1 when verification fails or the RTO objective is missed.`,
   rekindle drill -b https://git.example.com/platform/fleet.git -e staging --scope edge --keep`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			prog := newProgress(g)
-			opts, err := p.options(g, prog)
+			opts, err := p.options(g)
 			if err != nil {
 				return err
 			}

@@ -28,8 +28,7 @@ recovery.rto. Exit 1 when recovery fails or the objective is missed.`,
 		Example: `  rekindle recover --blueprint blueprints/examples/local --env dev`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			prog := newProgress(g)
-			opts, err := p.options(g, prog)
+			opts, err := p.options(g)
 			if err != nil {
 				return err
 			}

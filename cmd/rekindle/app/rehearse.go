@@ -23,8 +23,7 @@ real environment. The rehearsal is torn down at the end unless --keep.`,
 		Example: `  rekindle rehearse --blueprint https://git.example.com/platform/fleet.git --env prod --ref my-change`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			prog := newProgress(g)
-			opts, err := p.options(g, prog)
+			opts, err := p.options(g)
 			if err != nil {
 				return err
 			}

@@ -20,7 +20,7 @@ state and API address, how its agent runs, and the agent's Sync status
 (Ready, applied commit, desired/applied/healthy objects). It changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := p.options(g, newProgress(g))
+			opts, err := p.options(g)
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ report as one JSON object. Exit 1 when anything differs, 0 when all match.`,
   rekindle verify -b https://git.example.com/platform/fleet.git -e prod --commit 3f2c1a9 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := p.options(g, newProgress(g))
+			opts, err := p.options(g)
 			if err != nil {
 				return err
 			}

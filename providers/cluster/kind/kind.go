@@ -55,16 +55,9 @@ type provider struct {
 // New returns the kind provider. It checks for a container runtime only when
 // it needs one, so that constructing it never fails for lack of Docker.
 func New(opts Options) (cluster.Provider, error) {
-	if opts.StateDir == "" {
-		d, err := cluster.DefaultStateDir()
-		if err != nil {
-			return nil, err
-		}
-		opts.StateDir = d
-	}
-	abs, err := filepath.Abs(opts.StateDir)
+	abs, err := cluster.ResolveStateDir(opts.StateDir)
 	if err != nil {
-		return nil, fmt.Errorf("state dir %q: %w", opts.StateDir, err)
+		return nil, err
 	}
 	opts.StateDir = abs
 	if opts.Log == nil {

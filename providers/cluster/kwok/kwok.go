@@ -68,16 +68,9 @@ type provider struct {
 // New returns the kwok provider. It does not look for the binaries yet: Get,
 // List and Delete work without them, and Create finds (or builds) them.
 func New(opts Options) (cluster.Provider, error) {
-	if opts.StateDir == "" {
-		d, err := cluster.DefaultStateDir()
-		if err != nil {
-			return nil, err
-		}
-		opts.StateDir = d
-	}
-	abs, err := filepath.Abs(opts.StateDir)
+	abs, err := cluster.ResolveStateDir(opts.StateDir)
 	if err != nil {
-		return nil, fmt.Errorf("state dir %q: %w", opts.StateDir, err)
+		return nil, err
 	}
 	opts.StateDir = abs
 	if opts.Log == nil {
