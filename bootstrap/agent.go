@@ -40,7 +40,7 @@ func (r *run) agent(ctx context.Context, sum *Summary) (string, bool, error) {
 		}
 		host := r.hostAgentFor(c)
 		vals := agent.InstallValues{
-			Blueprint:      redactLocation(r.opts.Source.Location),
+			Blueprint:      git.RedactURL(r.opts.Source.Location),
 			Ref:            r.opts.Source.Ref,
 			Environment:    r.env,
 			Cluster:        c.Name,
@@ -123,7 +123,7 @@ func (r *run) agentCommand(c blueprints.Cluster, rec *ClusterRecord) []string {
 		cmd = []string{exe}
 	}
 	args := append([]string{}, cmd...)
-	location := redactLocation(r.opts.Source.Location) // credentials reach it through the environment
+	location := git.RedactURL(r.opts.Source.Location) // credentials reach it through the environment
 	if !git.IsRemote(location) {
 		location = r.repo.Dir
 	}

@@ -70,7 +70,7 @@ func (r *run) openCached(ctx context.Context, fetchErr error) (*blueprints.Repo,
 	if !git.IsRemote(r.opts.Source.Location) {
 		return nil, fetchErr
 	}
-	commit := lastCommit(r.opts.StateDir, redactLocation(r.opts.Source.Location), r.opts.Env)
+	commit := lastCommit(r.opts.StateDir, git.RedactURL(r.opts.Source.Location), r.opts.Env)
 	if commit == "" {
 		return nil, fetchErr
 	}
@@ -176,7 +176,7 @@ func (r *run) open(ctx context.Context) error {
 		r.info(StepFetch, "", "resuming: %d step(s) completed by an earlier run are checked and skipped", len(r.cp.Steps))
 	}
 	r.cp.Blueprint = r.repo.Blueprint.Metadata.Name
-	r.cp.Source = redactLocation(r.opts.Source.Location)
+	r.cp.Source = git.RedactURL(r.opts.Source.Location)
 	r.cp.Ref = r.opts.Source.Ref
 	r.cp.Env = env
 	r.cp.Commit = r.repo.Commit

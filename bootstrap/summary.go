@@ -1,9 +1,6 @@
 package bootstrap
 
-import (
-	"net/url"
-	"time"
-)
+import "time"
 
 // Summary is what a pipeline run did.
 type Summary struct {
@@ -54,14 +51,4 @@ type StepSummary struct {
 	Status   string        `json:"status"`
 	Duration time.Duration `json:"duration"`
 	Detail   string        `json:"detail,omitempty"`
-}
-
-// redactLocation drops credentials from a URL before it is stored or shown.
-func redactLocation(loc string) string {
-	u, err := url.Parse(loc)
-	if err != nil || u.User == nil {
-		return loc
-	}
-	u.User = nil
-	return u.String()
 }

@@ -53,7 +53,7 @@ var fetchSpecs = []config.RefSpec{
 func Fetch(ctx context.Context, cacheDir string, src Source) (*Checkout, error) {
 	r, err := parseRemote(src.URL)
 	if err != nil {
-		return nil, redact(fmt.Errorf("fetch %q: %w", redactURL(src.URL), err), src.Auth.secrets(r))
+		return nil, redact(fmt.Errorf("fetch %q: %w", RedactURL(src.URL), err), src.Auth.secrets(r))
 	}
 	co, err := fetch(ctx, cacheDir, r, src)
 	if err != nil {

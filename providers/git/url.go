@@ -92,7 +92,8 @@ func parseRemote(raw string) (remote, error) {
 // not be parsed.
 var userinfoRE = regexp.MustCompile(`://[^/@]*@`)
 
-func redactURL(raw string) string {
+// RedactURL drops credentials (user:password@) from a URL before it is shown or stored.
+func RedactURL(raw string) string {
 	return userinfoRE.ReplaceAllString(raw, "://")
 }
 

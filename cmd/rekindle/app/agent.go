@@ -16,6 +16,7 @@ import (
 	"github.com/rekindle-dev/rekindle/bootstrap"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
+	"github.com/rekindle-dev/rekindle/providers/git"
 	"github.com/rekindle-dev/rekindle/providers/sops"
 )
 
@@ -114,7 +115,7 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 			return repo.Render(ctx, f.env, f.cluster, blueprints.RenderOptions{Outputs: outputs, Keys: agentKeys(repo, f.env, logf)})
 		},
 	}
-	logf("syncing cluster %q of environment %q from %s every %s", f.cluster, f.env, redactedSource(f.blueprint), f.interval)
+	logf("syncing cluster %q of environment %q from %s every %s", f.cluster, f.env, git.RedactURL(f.blueprint), f.interval)
 	if f.as != "" {
 		logf("acting as %s", f.as)
 	}

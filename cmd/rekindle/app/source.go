@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net/url"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -109,13 +108,4 @@ func (s *sourceFlags) clusters(r *blueprints.Repo, env string, outputs map[strin
 		return nil, usageErrorf("--cluster: %v", func() error { _, err := e.Cluster(s.cluster); return err }())
 	}
 	return names, nil
-}
-
-// redactedSource drops credentials from a URL before it is printed.
-func redactedSource(loc string) string {
-	if u, err := url.Parse(loc); err == nil && u.User != nil {
-		u.User = nil
-		return u.String()
-	}
-	return loc
 }
