@@ -23,6 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
 )
@@ -39,7 +41,7 @@ func requireKwok(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true but the kwok cluster binaries are missing: %v", err)
 		}
-		t.Skipf("skipping: needs kwok clusters: %v", err)
+		t.Skipf("skipping: needs the kwok cluster binaries (hack/install-cluster-tools.sh): %v", err)
 	}
 }
 
@@ -333,6 +335,34 @@ func TestWorkloadClusterLifecycle(t *testing.T) {
 		list, err := p.List(ctx)
 		if err != nil || len(list) != 1 || list[0].Name != "work" {
 			t.Fatalf("List = %+v, %v", list, err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("the agent replays workloads on the workload cluster through the fetched kubeconfig", func(t *testing.T) {
+		cfg, err := cluster.RESTConfig(KubeconfigPath(state, "work"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap, err := agent.NewApplier(cfg, agent.ApplyOptions{WaitTimeout: 2 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc := &blueprints.RenderedCluster{Environment: "dev", Cluster: "work", Commit: "c0ffee", Workloads: []blueprints.RenderedWorkload{{
+			Name: "apps", Source: blueprints.SourcePlain, Objects: []*unstructured.Unstructured{
+				{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "apps"}}},
+				{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web", "namespace": "apps"},
+					"spec": map[string]any{"replicas": int64(2), "selector": map[string]any{"matchLabels": map[string]any{"app": "web"}},
+						"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "web"}},
+							"spec": map[string]any{"containers": []any{map[string]any{"name": "web", "image": "registry.example.com/web:1"}}}}}}},
+			}}}}
+		res, err := ap.Sync(ctx, rc, agent.SyncOptions{})
+		if err != nil || !res.Ready() {
+			t.Fatalf("replay on the workload cluster: %v (%d/%d healthy)", err, res.Healthy, res.Desired)
+		}
+		if res.Healthy != 2 {
+			t.Errorf("healthy = %d, want 2 (Namespace and an Available Deployment)", res.Healthy)
 		}
 	})
 	if t.Failed() {
