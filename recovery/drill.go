@@ -140,7 +140,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		return rep, rep.fail(err)
 	}
 	if !rep.Recovery.Met {
-		return rep, rep.fail(fmt.Errorf("%w: recovered in %s, objective %s", ErrObjectiveMissed, rep.Recovery.Total.Round(time.Millisecond), rep.Recovery.Objective))
+		return rep, rep.fail(fmt.Errorf("%w: %s", ErrObjectiveMissed, rep.Recovery.Overage()))
 	}
 	rep.Passed = true
 	return rep, nil

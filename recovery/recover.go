@@ -32,7 +32,7 @@ func Recover(ctx context.Context, opts bootstrap.Options) (*Result, error) {
 		return res, err
 	}
 	if !res.RTO.Met {
-		return res, fmt.Errorf("%w: recovered in %s, objective %s", ErrObjectiveMissed, res.RTO.Total.Round(time.Millisecond), res.RTO.Objective)
+		return res, fmt.Errorf("%w: %s", ErrObjectiveMissed, res.RTO.Overage())
 	}
 	return res, nil
 }

@@ -96,7 +96,7 @@ func (rep *DrillReport) JUnit() ([]byte, error) {
 		}
 		fail := ""
 		if !rep.Recovery.Met {
-			fail = fmt.Sprintf("recovered in %s, objective %s", rep.Recovery.Total.Round(time.Millisecond), rep.Recovery.Objective)
+			fail = rep.Recovery.Overage()
 		}
 		add("recovery", "rto-objective", rep.Recovery.Total, fail)
 	}

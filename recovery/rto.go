@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/rekindle-dev/rekindle/bootstrap"
@@ -64,6 +65,19 @@ func phases(sum *bootstrap.Summary) []Phase {
 	}
 	add(PhaseVerify, bootstrap.StepVerify)
 	return out
+}
+
+// Overage says how the recovery compares with its objective, e.g.
+// "recovered in 9.1s, 8.1s over the 1s objective".
+func (r RTO) Overage() string {
+	total := r.Total.Round(time.Millisecond)
+	if r.Objective <= 0 {
+		return fmt.Sprintf("recovered in %s (no objective)", total)
+	}
+	if r.Total <= r.Objective {
+		return fmt.Sprintf("recovered in %s, %s within the %s objective", total, (r.Objective - r.Total).Round(time.Millisecond), r.Objective)
+	}
+	return fmt.Sprintf("recovered in %s, %s over the %s objective", total, (r.Total - r.Objective).Round(time.Millisecond), r.Objective)
 }
 
 func newRTO(total, objective time.Duration, ph []Phase) RTO {

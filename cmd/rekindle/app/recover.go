@@ -59,12 +59,12 @@ func printRTO(w io.Writer, rto recovery.RTO) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", ph.Name, round(ph.Duration), ph.Status)
 	}
 	tw.Flush()
-	verdict := "no objective set (recovery.rto)"
-	if rto.Objective > 0 {
-		verdict = fmt.Sprintf("objective %s: MET", rto.Objective)
-		if !rto.Met {
-			verdict = fmt.Sprintf("objective %s: MISSED", rto.Objective)
-		}
+	verdict := "MET"
+	if !rto.Met {
+		verdict = "MISSED"
 	}
-	fmt.Fprintf(w, "RTO %s, %s\n", round(rto.Total), verdict)
+	if rto.Objective <= 0 {
+		verdict = "no objective set (recovery.rto)"
+	}
+	fmt.Fprintf(w, "RTO: %s: %s\n", verdict, rto.Overage())
 }

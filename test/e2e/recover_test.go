@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRecoverRealLossThenDrill: bootstrap the example, lose a cluster for
+// real (its control plane killed, its state deleted), recover it and verify
+// it; then a drill with a 1s objective fails, says by how much, and still
+// writes its three reports.
+func TestRecoverRealLossThenDrill(t *testing.T) {
+	needParts(t)
+	state := t.TempDir()
+	cleanupEnv(t, state, nil, "-b", example, "--env", "dev")
+	if res := rk(t, state, nil, "bootstrap", "create", "-b", example, "--env", "dev"); res.code != 0 {
+		t.Fatalf("bootstrap: exit %d", res.code)
+	}
+
+	clusterDir := filepath.Join(state, "clusters", "kwok", "dev-apps")
+	for _, p := range processesUnder(clusterDir) {
+		pid, _, _ := strings.Cut(p, ": ")
+		n, _ := strconv.Atoi(pid)
+		_ = syscall.Kill(n, syscall.SIGKILL)
+	}
+	if err := os.RemoveAll(clusterDir); err != nil {
+		t.Fatal(err)
+	}
+
+	rec := rk(t, state, nil, "-o", "json", "recover", "-b", example, "--env", "dev")
+	if rec.code != 0 {
+		t.Fatalf("recover after a real loss: exit %d", rec.code)
+	}
+	var ev struct {
+		Result struct {
+			RTO struct {
+				Total  time.Duration `json:"total"`
+				Met    bool          `json:"met"`
+				Phases []struct {
+					Name string `json:"name"`
+				} `json:"phases"`
+			} `json:"rto"`
+			Summary summary `json:"summary"`
+		} `json:"result"`
+	}
+	for _, line := range strings.Split(rec.stdout, "\n") {
+		if strings.Contains(line, `"event":"recovery"`) {
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !ev.Result.RTO.Met || ev.Result.RTO.Total <= 0 || len(ev.Result.RTO.Phases) != 7 {
+		t.Errorf("recovery RTO = %+v, want 7 timed phases within the 5m objective", ev.Result.RTO)
+	}
+	t.Logf("RTO after a real loss: %s", ev.Result.RTO.Total)
+	if !strings.Contains(rec.stderr, "dev-apps: cluster lost") {
+		t.Error("detect did not report the lost cluster")
+	}
+	if v := rk(t, state, nil, "verify", "-b", example, "--env", "dev"); v.code != 0 {
+		t.Fatalf("verify after recover: exit %d\n%s", v.code, v.stdout)
+	}
+
+	reports := filepath.Join(t.TempDir(), "reports")
+	drill := rk(t, state, nil, "drill", "-b", example, "--env", "dev", "--scope", "dev-apps", "--rto", "1s", "--report-dir", reports)
+	if drill.code != 1 {
+		t.Errorf("drill with a 1s objective: exit %d, want 1", drill.code)
+	}
+	if !strings.Contains(drill.stderr+drill.stdout, "over the 1s objective") {
+		t.Error("the drill does not say by how much the objective was missed")
+	}
+	for _, f := range []string{"drill.json", "junit.xml", "drill.md"} {
+		if _, err := os.Stat(filepath.Join(reports, f)); err != nil {
+			t.Errorf("report %s: %v", f, err)
+		}
+	}
+	var junit struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	data, _ := os.ReadFile(filepath.Join(reports, "junit.xml"))
+	if err := xml.Unmarshal(data, &junit); err != nil || len(junit.Suites) != 1 {
+		t.Fatalf("junit.xml does not parse: %v", err)
+	}
+	s := junit.Suites[0]
+	failed := map[string]bool{}
+	for _, c := range s.Cases {
+		failed[c.Name] = c.Failure != nil
+	}
+	if s.Tests != len(s.Cases) || s.Tests < 10 || !failed["rto-objective"] || failed["dev-apps"] {
+		t.Errorf("junit: %d tests, failures %v; want the rto-objective case failed and the clusters passed", s.Tests, failed)
+	}
+}
