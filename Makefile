@@ -28,8 +28,7 @@ test: tools vet
 # Fuzz the blueprint loader and the workload decoder for a bounded time each.
 FUZZTIME ?= 20s
 fuzz:
-	$(GO) test ./blueprints -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./blueprints -run '^$$' -fuzz '^FuzzDecodeObjects$$' -fuzztime $(FUZZTIME)
+	hack/fuzz.sh $(FUZZTIME) blueprints FuzzLoad FuzzDecodeObjects
 
 demo: build tools
 	hack/demo.sh
