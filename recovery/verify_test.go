@@ -19,7 +19,7 @@ import (
 	"github.com/rekindle-dev/rekindle/bootstrap"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
-	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
+	"github.com/rekindle-dev/rekindle/test/kwoktest"
 )
 
 func TestMain(m *testing.M) {
@@ -62,12 +62,7 @@ func TestVerifyNeverBootstrapped(t *testing.T) {
 // environment: all match after a sync, a deleted object is named, and a
 // deleted cluster becomes a difference.
 func TestVerifyLiveCluster(t *testing.T) {
-	if _, err := kwok.FindBinDir(os.Getenv("REKINDLE_KWOK_BIN_DIR")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but the kwok cluster binaries are missing: %v", err)
-		}
-		t.Skipf("skipping: needs a kwok cluster: %v", err)
-	}
+	kwoktest.BinDir(t)
 	ctx := t.Context()
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)

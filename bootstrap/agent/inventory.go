@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rekindle-dev/rekindle/blueprints"
 )
 
 const inventoryKey = "inventory.json.gz"
@@ -147,4 +149,42 @@ func mergeInventory(old, cur *Inventory) *Inventory {
 		}
 	}
 	return out
+}
+
+// newInventory is the inventory of a fully applied render.
+func newInventory(rc *blueprints.RenderedCluster, plans []*workloadPlan) *Inventory {
+	inv := &Inventory{Cluster: rc.Cluster, Commit: rc.Commit, Updated: time.Now().UTC()}
+	for _, p := range plans {
+		inv.Objects = append(inv.Objects, p.entries...)
+		if h := p.w.Helm; h != nil {
+			inv.Releases = append(inv.Releases, HelmRelease{Workload: p.w.Name, Name: h.ReleaseName, Namespace: h.Namespace})
+		}
+	}
+	return inv
+}
+
+// saveAfterFailure records everything the failed pass may have applied
+// together with the old inventory, so that nothing is forgotten (and pruning
+// stays possible) while nothing is pruned. Objects of workloads that were not
+// applied lose their hash, so they are never reported as drift. It writes
+// even when ctx is cancelled (a cancelled pass applied objects too), within
+// a few seconds.
+func (a *Applier) saveAfterFailure(ctx context.Context, old *Inventory, rc *blueprints.RenderedCluster, plans []*workloadPlan, appliedOK []bool) {
+	cur := newInventory(rc, nil)
+	for i, p := range plans {
+		for _, e := range p.entries {
+			if appliedOK == nil || !appliedOK[i] {
+				e.Hash = ""
+			}
+			cur.Objects = append(cur.Objects, e)
+		}
+		if h := p.w.Helm; h != nil && appliedOK != nil && appliedOK[i] {
+			cur.Releases = append(cur.Releases, HelmRelease{Workload: p.w.Name, Name: h.ReleaseName, Namespace: h.Namespace})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := a.writeInventory(ctx, mergeInventory(old, cur)); err != nil {
+		a.opts.Log("write inventory after a failed pass: %v", err)
+	}
 }

@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,16 +12,12 @@ import (
 
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
+	"github.com/rekindle-dev/rekindle/test/kwoktest"
 )
 
 func kwokCluster(t *testing.T, nodes int) cluster.Info {
 	t.Helper()
-	if _, err := kwok.FindBinDir(""); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
+	kwoktest.BinDir(t)
 	p, err := kwok.New(kwok.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
 	"github.com/rekindle-dev/rekindle/test/gitserver"
+	"github.com/rekindle-dev/rekindle/test/testenv"
 )
 
 // rekindleBin is the binary under test, built once by TestMain.
@@ -56,10 +57,7 @@ func needParts(t *testing.T) {
 	if skipReason == "" {
 		return
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("cannot run end-to-end tests in CI: %s", skipReason)
-	}
-	t.Skipf("skipping end-to-end test: %s", skipReason)
+	testenv.Need(t, "the end-to-end tests' parts", errors.New(skipReason))
 }
 
 // result is one run of the binary.

@@ -27,6 +27,7 @@ import (
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
+	"github.com/rekindle-dev/rekindle/test/kwoktest"
 )
 
 func TestMain(m *testing.M) {
@@ -37,12 +38,7 @@ func TestMain(m *testing.M) {
 // requireKwok skips (fails in CI) without the kwok cluster binaries.
 func requireKwok(t *testing.T) {
 	t.Helper()
-	if _, err := kwok.FindBinDir(os.Getenv("REKINDLE_KWOK_BIN_DIR")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but the kwok cluster binaries are missing: %v", err)
-		}
-		t.Skipf("skipping: needs the kwok cluster binaries (hack/install-cluster-tools.sh): %v", err)
-	}
+	kwoktest.BinDir(t)
 }
 
 func uniqueName(prefix string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,18 +14,14 @@ import (
 
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
+	"github.com/rekindle-dev/rekindle/test/kwoktest"
 )
 
 // kwokCluster starts a real kwok cluster for the test and returns its
 // kubeconfig. Without the binaries the test fails in CI and is skipped elsewhere.
 func kwokCluster(t *testing.T) cluster.Info {
 	t.Helper()
-	if _, err := kwok.FindBinDir(""); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
+	kwoktest.BinDir(t)
 	p, err := kwok.New(kwok.Options{StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rekindle-dev/rekindle/providers/cluster"
+	"github.com/rekindle-dev/rekindle/test/testenv"
 )
 
 // requireBinDir finds the cluster binaries the way the provider does. Without
@@ -27,13 +28,11 @@ import (
 // build them.
 func requireBinDir(t *testing.T) string {
 	t.Helper()
-	dir, err := FindBinDir("")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but %v", err)
-		}
-		t.Skipf("skipping: %v", err)
+	if testing.Short() {
+		t.Skip("skipping: needs a kwok cluster, and -short runs only the tests that need none")
 	}
+	dir, err := FindBinDir("")
+	testenv.Need(t, "the kwok cluster binaries (hack/install-cluster-tools.sh builds them)", err)
 	return dir
 }
 

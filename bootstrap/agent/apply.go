@@ -1,0 +1,205 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/utils"
+	"golang.org/x/sync/errgroup"
+	"helm.sh/helm/v3/pkg/chart/loader"
+)
+
+// workloadRun is what one workload's apply and wait did. Only the
+// workload's own job writes it; the pass reads it after the schedule.
+type workloadRun struct {
+	result  WorkloadResult
+	changes []ssa.ChangeSetEntry
+	release *ReleaseResult
+	failed  []FailedObject
+	// applied is set once the workload's objects (or release) went through.
+	applied bool
+}
+
+// applyWorkload applies one workload: a Helm workload becomes a release, a
+// plain one goes through apply.
+func (a *Applier) applyWorkload(ctx context.Context, cluster string, p *workloadPlan, known map[string]string, run *workloadRun, started time.Time) error {
+	t := time.Now()
+	if h := p.w.Helm; h != nil {
+		ch, err := loader.Load(h.ChartPath)
+		if err != nil {
+			return fmt.Errorf("load chart %s: %w", h.ChartPath, err)
+		}
+		act, rev, err := upsertRelease(ctx, a.cfg, releaseSpec{
+			Name: h.ReleaseName, Namespace: h.Namespace, Chart: ch, Values: h.Values,
+			Labels:  map[string]string{LabelCluster: cluster, LabelWorkload: p.w.Name},
+			Timeout: a.opts.HelmTimeout,
+		}, a.opts.Log)
+		if err != nil {
+			return err
+		}
+		run.release = &ReleaseResult{Workload: p.w.Name, Name: h.ReleaseName, Namespace: h.Namespace, Revision: rev, Action: act}
+		a.opts.Log("helm release %s/%s %s (revision %d)", h.Namespace, h.ReleaseName, act, rev)
+	} else if len(p.rest) > 0 {
+		changes, failed := a.apply(ctx, p.rest, known)
+		run.changes = changes
+		if len(failed) > 0 {
+			for i := range failed {
+				failed[i].Workload = p.w.Name
+			}
+			run.failed = failed
+			return fmt.Errorf("%d of %d objects not applied; first: %s", len(failed), len(p.rest), failed[0].String())
+		}
+	}
+	run.applied = true
+	run.result.Applied = len(p.wait)
+	run.result.Applying = time.Since(t)
+	run.result.AppliedAt = time.Since(started)
+	a.opts.Log("workload %s applied: %d objects in %s", p.w.Name, len(p.wait), run.result.Applying.Round(time.Millisecond))
+	return nil
+}
+
+// apply server-side applies objs, each by one rule: an object the cluster
+// holds goes through ssa's Apply, which compares a server-side dry run with
+// the live object (the drift check) and writes only when they differ; an
+// object the cluster lacks is applied at once, since a dry run could only
+// say that it is new. Objects of the last inventory (known) count as held
+// without a request; for the others one metadata LIST per kind and
+// namespace tells. On a recovery every object is missing and costs one
+// request. Every object is tried; those that fail are returned with why.
+func (a *Applier) apply(ctx context.Context, objs []*unstructured.Unstructured, known map[string]string) ([]ssa.ChangeSetEntry, []FailedObject) {
+	var probe []int
+	check := make([]bool, len(objs))
+	for i, o := range objs {
+		if _, ok := known[refOf(o).key()]; ok {
+			check[i] = true
+		} else {
+			probe = append(probe, i)
+		}
+	}
+	if len(probe) > 0 {
+		sub := make([]*unstructured.Unstructured, len(probe))
+		for k, i := range probe {
+			sub[k] = objs[i]
+		}
+		for k, missing := range a.missing(ctx, sub) {
+			check[probe[k]] = !missing
+		}
+	}
+	changes := make([]ssa.ChangeSetEntry, len(objs))
+	errs := make([]error, len(objs))
+	var g errgroup.Group
+	g.SetLimit(a.opts.Concurrency)
+	for i, o := range objs {
+		g.Go(func() error {
+			changes[i], errs[i] = a.applyOne(ctx, o, check[i])
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var out []ssa.ChangeSetEntry
+	var failed []FailedObject
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, FailedObject{Object: refOf(objs[i]).String(), Reason: err.Error()})
+			continue
+		}
+		out = append(out, changes[i])
+	}
+	return out, failed
+}
+
+// applyOne applies o, through ssa's drift check when check is set.
+func (a *Applier) applyOne(ctx context.Context, o *unstructured.Unstructured, check bool) (ssa.ChangeSetEntry, error) {
+	obj := o.DeepCopy()
+	utils.RemoveCABundleFromCRD(obj)
+	if check {
+		e, err := a.rm.Apply(ctx, obj, a.ssaApplyOptions())
+		if err != nil {
+			return ssa.ChangeSetEntry{}, err
+		}
+		return *e, nil
+	}
+	if err := a.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
+		return ssa.ChangeSetEntry{}, fmt.Errorf("%s apply failed: %w", utils.FmtUnstructured(o), err)
+	}
+	return ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().Version,
+		Subject: utils.FmtUnstructured(o), Action: ssa.CreatedAction}, nil
+}
+
+// missing reports which of objs are not in the cluster, reading only
+// metadata: one LIST per kind and namespace, or a GET for a single object.
+// An object that could not be read counts as present, so that the drift
+// check applies it and reports the error.
+func (a *Applier) missing(ctx context.Context, objs []*unstructured.Unstructured) []bool {
+	type group struct {
+		gvk schema.GroupVersionKind
+		ns  string
+	}
+	groups := map[group][]int{}
+	for i, o := range objs {
+		g := group{o.GroupVersionKind(), o.GetNamespace()}
+		groups[g] = append(groups[g], i)
+	}
+	out := make([]bool, len(objs))
+	var g errgroup.Group
+	g.SetLimit(a.opts.Concurrency)
+	for k, idx := range groups {
+		g.Go(func() error {
+			if len(idx) == 1 {
+				o := objs[idx[0]]
+				m := &metav1.PartialObjectMetadata{}
+				m.SetGroupVersionKind(k.gvk)
+				out[idx[0]] = apierrors.IsNotFound(a.client.Get(ctx, client.ObjectKeyFromObject(o), m))
+				return nil
+			}
+			list := &metav1.PartialObjectMetadataList{}
+			list.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+			var opts []client.ListOption
+			if k.ns != "" {
+				opts = append(opts, client.InNamespace(k.ns))
+			}
+			if err := a.client.List(ctx, list, opts...); err != nil {
+				return nil
+			}
+			live := make(map[string]bool, len(list.Items))
+			for _, m := range list.Items {
+				live[m.Name] = true
+			}
+			for _, i := range idx {
+				out[i] = !live[objs[i].GetName()]
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+// drifted returns the configured objects whose desired state is the one the
+// last pass applied: someone changed them in the cluster.
+func drifted(plans []*workloadPlan, oldHashes map[string]string, configured []ObjectRef) []ObjectRef {
+	desired := map[string]string{}
+	for _, p := range plans {
+		for _, e := range p.entries {
+			desired[e.key()] = e.Hash
+		}
+	}
+	var out []ObjectRef
+	for _, r := range configured {
+		h, ok := oldHashes[r.key()]
+		if ok && h != "" && desired[r.key()] == h {
+			out = append(out, r)
+		}
+	}
+	sortRefs(out)
+	return out
+}

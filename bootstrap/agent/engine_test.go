@@ -1,0 +1,195 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/fluxcd/pkg/ssa"
+
+	"github.com/rekindle-dev/rekindle/blueprints"
+)
+
+// newFakeApplier is an Applier on controller-runtime's fake client: enough
+// for planning, scheduling, applying missing objects and waiting, without a
+// cluster. What needs an API server (dry runs, Helm, discovery) is tested
+// against kwok in sync_test.go.
+func newFakeApplier(t *testing.T, opts ApplyOptions, objs ...client.Object) (*Applier, client.Client) {
+	t.Helper()
+	mapper := meta.NewDefaultRESTMapper(nil)
+	for _, gvk := range []struct{ g, v, k string }{
+		{"", "v1", "Namespace"}, {"", "v1", "ConfigMap"}, {"apps", "v1", "Deployment"}, {"batch", "v1", "Job"},
+	} {
+		scope := meta.RESTScopeNamespace
+		if gvk.k == "Namespace" {
+			scope = meta.RESTScopeRoot
+		}
+		mapper.Add(schema.GroupVersionKind{Group: gvk.g, Version: gvk.v, Kind: gvk.k}, scope)
+	}
+	c := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithRESTMapper(mapper).WithObjects(objs...).Build()
+	opts.defaults()
+	return &Applier{client: c, mapper: mapper, rm: ssa.NewResourceManager(c, nil, ssa.Owner{Field: FieldManager}), opts: opts}, c
+}
+
+func notAvailable(ns, name string) *appsv1.Deployment {
+	one := int32(1)
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Generation: 1},
+		Spec:       appsv1.DeploymentSpec{Replicas: &one},
+		Status:     appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1},
+	}
+}
+
+func TestWaitExplainsEveryObjectNotReady(t *testing.T) {
+	a, _ := newFakeApplier(t, ApplyOptions{WaitTimeout: 300 * time.Millisecond, WaitInterval: 50 * time.Millisecond},
+		notAvailable("shop", "web"),
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "config"}})
+	refs := []ObjectRef{
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "web"},
+		{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "config"},
+		{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "missing"},
+	}
+	healthy, notReady, err := a.waitHealthy(context.Background(), refs, nil)
+	if err == nil {
+		t.Fatal("want an error: a Deployment is not available and a ConfigMap is missing")
+	}
+	if healthy != 1 {
+		t.Errorf("healthy %d, want 1 (the ConfigMap that exists)", healthy)
+	}
+	want := map[string]string{
+		"Deployment/shop/web":    "InProgress: ",
+		"ConfigMap/shop/missing": "NotFound: not found",
+	}
+	if len(notReady) != len(want) {
+		t.Fatalf("not ready: %v, want %d entries", notReady, len(want))
+	}
+	for _, f := range notReady {
+		prefix, ok := want[f.Object]
+		if !ok || !strings.HasPrefix(f.Reason, prefix) {
+			t.Errorf("%s: reason %q, want it to start with %q", f.Object, f.Reason, prefix)
+		}
+		if !strings.Contains(err.Error(), f.Object) {
+			t.Errorf("error %q does not name %s", err, f.Object)
+		}
+	}
+	if !strings.Contains(err.Error(), "not ready after 300ms") {
+		t.Errorf("error %q should say how long it waited", err)
+	}
+}
+
+func TestWaitFailsFastOnAFailedObject(t *testing.T) {
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "migrate"},
+		Status: batchv1.JobStatus{Conditions: []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Message: "BackoffLimitExceeded"}}}}
+	a, _ := newFakeApplier(t, ApplyOptions{WaitTimeout: time.Minute}, job, notAvailable("ops", "web"))
+	start := time.Now()
+	_, notReady, err := a.waitHealthy(context.Background(), []ObjectRef{
+		{Group: "batch", Version: "v1", Kind: "Job", Namespace: "ops", Name: "migrate"},
+		{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ops", Name: "web"},
+	}, nil)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %s; a Failed object should end the wait at the first poll", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "Job/ops/migrate") {
+		t.Fatalf("error %v should name the failed Job", err)
+	}
+	if len(notReady) != 2 || notReady[0].Object != "Job/ops/migrate" || !strings.HasPrefix(notReady[0].Reason, "Failed") {
+		t.Errorf("not ready %v: want the failed Job first, then the Deployment still in progress", notReady)
+	}
+}
+
+func TestWaitSeesObjectsBecomeHealthy(t *testing.T) {
+	d := notAvailable("shop", "web")
+	a, c := newFakeApplier(t, ApplyOptions{WaitTimeout: 10 * time.Second, WaitInterval: 50 * time.Millisecond}, d)
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		live := &appsv1.Deployment{}
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(d), live); err != nil {
+			return
+		}
+		live.Status.AvailableReplicas, live.Status.ReadyReplicas = 1, 1
+		live.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}
+		_ = c.Status().Update(context.Background(), live)
+	}()
+	healthy, notReady, err := a.waitHealthy(context.Background(), []ObjectRef{{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "web"}}, nil)
+	if err != nil || healthy != 1 || len(notReady) != 0 {
+		t.Fatalf("healthy %d, not ready %v, err %v: want the Deployment healthy once available", healthy, notReady, err)
+	}
+}
+
+func TestApplyCreatesMissingObjectsWithoutADriftCheck(t *testing.T) {
+	a, c := newFakeApplier(t, ApplyOptions{})
+	objs := []*unstructured.Unstructured{configMap("shop", "a", map[string]any{"k": "1"}), configMap("shop", "b", nil)}
+	changes, failed := a.apply(context.Background(), objs, nil)
+	if len(failed) != 0 {
+		t.Fatalf("failed: %v", failed)
+	}
+	if len(changes) != 2 || changes[0].Action != ssa.CreatedAction || changes[1].Action != ssa.CreatedAction {
+		t.Fatalf("changes %v, want two created", changes)
+	}
+	got := &corev1.ConfigMap{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: "a"}, got); err != nil || got.Data["k"] != "1" {
+		t.Fatalf("ConfigMap/shop/a after apply: %v %v", got.Data, err)
+	}
+}
+
+func TestCancelledPassFailsEveryUnfinishedWorkloadAndPrunesNothing(t *testing.T) {
+	stale := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "stale",
+		Labels: map[string]string{LabelManagedBy: ManagedByValue, LabelCluster: "c1", LabelWorkload: "old"}}}
+	a, c := newFakeApplier(t, ApplyOptions{WaitTimeout: time.Minute, WaitInterval: 20 * time.Millisecond}, stale)
+	old := &Inventory{Cluster: "c1", Objects: []InventoryEntry{{ObjectRef: ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "stale"}, Workload: "old"}}}
+	if err := a.writeInventory(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	rc := &blueprints.RenderedCluster{Cluster: "c1", Commit: "abc", Workloads: []blueprints.RenderedWorkload{
+		{Name: "web", Objects: []*unstructured.Unstructured{deployment("shop", "web", 1)}}, // never Available on a fake client
+		{Name: "after", DependsOn: []string{"web"}, Objects: []*unstructured.Unstructured{configMap("shop", "after", nil)}},
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	res := &Result{Cluster: "c1", Started: time.Now()}
+	err := a.sync(ctx, rc, SyncOptions{}, res)
+	if err == nil {
+		t.Fatal("a cancelled pass must fail")
+	}
+	if n := countFailedWorkloads(res.Workloads); n != 2 {
+		t.Errorf("%d workloads failed, want both (web cancelled while waiting, after never started): %+v", n, res.Workloads)
+	}
+	for _, w := range res.Workloads {
+		// Cancelled while waiting for web, or ended because web failed.
+		if w.Name == "after" && !strings.Contains(w.Error, `dependency "web"`) {
+			t.Errorf("after: %q", w.Error)
+		}
+	}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(stale), &corev1.ConfigMap{}); err != nil {
+		t.Fatalf("the stale ConfigMap was pruned by a cancelled pass: %v", err)
+	}
+	inv, err := a.LoadInventory(context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, e := range inv.Objects {
+		keys[e.String()] = true
+	}
+	for _, want := range []string{"ConfigMap/shop/stale", "Deployment/shop/web", "ConfigMap/shop/after"} {
+		if !keys[want] {
+			t.Errorf("inventory after the cancelled pass lacks %s (has %v)", want, keys)
+		}
+	}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("ctx: %v", ctx.Err())
+	}
+}

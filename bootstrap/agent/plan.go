@@ -1,0 +1,106 @@
+package agent
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa/utils"
+
+	"github.com/rekindle-dev/rekindle/blueprints"
+)
+
+// workloadPlan is one workload's labelled objects.
+type workloadPlan struct {
+	w     blueprints.RenderedWorkload
+	index int
+	// deps are the indexes of the plans this one depends on.
+	deps []int
+	// defs are CRDs, Namespaces and ClusterRoles, applied in stage 1; rest after.
+	defs, rest []*unstructured.Unstructured
+	// wait are the objects whose health gates dependents.
+	wait []ObjectRef
+	// entries will go into the inventory.
+	entries []InventoryEntry
+}
+
+// ttlJobs are the plan's Jobs that delete themselves when done: gone counts
+// as healthy for them.
+func (p *workloadPlan) ttlJobs() object.ObjMetadataSet {
+	return utils.ExtractJobsWithTTL(append(append([]*unstructured.Unstructured(nil), p.defs...), p.rest...))
+}
+
+// plan labels every object and splits stage-1 definitions from the rest. It
+// refuses a render whose workloads are unnamed, repeated, or depend on a
+// workload not rendered before them.
+func (a *Applier) plan(rc *blueprints.RenderedCluster) ([]*workloadPlan, error) {
+	seen := map[string]int{}
+	var plans []*workloadPlan
+	for i, w := range rc.Workloads {
+		if w.Name == "" {
+			return nil, fmt.Errorf("workload %d has no name", i)
+		}
+		if _, dup := seen[w.Name]; dup {
+			return nil, fmt.Errorf("workload %q appears twice", w.Name)
+		}
+		p := &workloadPlan{w: w, index: i}
+		for _, d := range w.DependsOn {
+			j, ok := seen[d]
+			if !ok {
+				return nil, fmt.Errorf("workload %q depends on %q, which is not rendered before it", w.Name, d)
+			}
+			p.deps = append(p.deps, j)
+		}
+		seen[w.Name] = i
+		if w.Helm != nil {
+			a.planHelm(p)
+		} else {
+			planPlain(p, rc.Cluster)
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
+}
+
+// planHelm records the chart's objects for the inventory and the health
+// wait; Helm itself applies them. Hooks are not part of the desired state.
+func (a *Applier) planHelm(p *workloadPlan) {
+	for _, o := range p.w.Objects {
+		if _, hook := o.GetAnnotations()["helm.sh/hook"]; hook {
+			continue
+		}
+		o = o.DeepCopy()
+		if o.GetNamespace() == "" && a.namespaced(o) {
+			o.SetNamespace(p.w.Helm.Namespace)
+		}
+		r := refOf(o)
+		p.wait = append(p.wait, r)
+		p.entries = append(p.entries, InventoryEntry{ObjectRef: r, Workload: p.w.Name, Helm: true})
+	}
+}
+
+func planPlain(p *workloadPlan, cluster string) {
+	for _, o := range withLabels(p.w.Objects, managedLabels(cluster, p.w.Name)) {
+		if utils.IsClusterDefinition(o) {
+			p.defs = append(p.defs, o)
+		} else {
+			p.rest = append(p.rest, o)
+		}
+		r := refOf(o)
+		p.wait = append(p.wait, r)
+		p.entries = append(p.entries, InventoryEntry{ObjectRef: r, Workload: p.w.Name, Hash: objectHash(o)})
+	}
+}
+
+// namespaced reports whether o's kind is namespaced; unknown kinds (a CRD
+// not installed yet) count as namespaced.
+func (a *Applier) namespaced(o *unstructured.Unstructured) bool {
+	gvk := o.GroupVersionKind()
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return true
+	}
+	return m.Scope.Name() == meta.RESTScopeNameNamespace
+}
