@@ -11,6 +11,7 @@ import (
 	"github.com/fluxcd/pkg/ssa"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap/dag"
 )
 
 var errPrune = errors.New("prune")
@@ -23,7 +24,7 @@ var errPrune = errors.New("prune")
 // reports progress and outcome. The Result is never nil.
 //
 // A pass is: plan (plan.go) → definitions → schedule the workloads
-// (schedule.go), each applied (apply.go) and waited for (wait.go) → drift →
+// (bootstrap/dag), each applied (apply.go) and waited for (wait.go) → drift →
 // prune and inventory (prune.go, inventory.go).
 func (a *Applier) Sync(ctx context.Context, rc *blueprints.RenderedCluster, opts SyncOptions) (*Result, error) {
 	res := &Result{Cluster: rc.Cluster, Commit: rc.Commit, Started: time.Now()}
@@ -150,15 +151,15 @@ func (a *Applier) applyDefinitions(ctx context.Context, plans []*workloadPlan, k
 // cancelled) ends failed, with the reason.
 func (a *Applier) runWorkloads(ctx context.Context, cluster string, plans []*workloadPlan, known map[string]string, started time.Time) []*workloadRun {
 	runs := make([]*workloadRun, len(plans))
-	jobs := make([]job, len(plans))
+	jobs := make([]dag.Job, len(plans))
 	for i, p := range plans {
 		run := &workloadRun{result: WorkloadResult{Name: p.w.Name}}
 		runs[i] = run
-		jobs[i] = job{
-			name:  p.w.Name,
-			deps:  p.deps,
-			apply: func(ctx context.Context) error { return a.applyWorkload(ctx, cluster, p, known, run, started) },
-			wait: func(ctx context.Context) error {
+		jobs[i] = dag.Job{
+			Name:  p.w.Name,
+			Deps:  p.deps,
+			Apply: func(ctx context.Context) error { return a.applyWorkload(ctx, cluster, p, known, run, started) },
+			Wait: func(ctx context.Context) error {
 				t := time.Now()
 				healthy, notReady, err := a.waitHealthy(ctx, p.wait, p.ttlJobs())
 				run.result.Waiting = time.Since(t)
@@ -175,7 +176,7 @@ func (a *Applier) runWorkloads(ctx context.Context, cluster string, plans []*wor
 			},
 		}
 	}
-	for i, err := range schedule(ctx, jobs, a.opts.Workloads) {
+	for i, err := range dag.Run(ctx, jobs, a.opts.Workloads) {
 		if err == nil {
 			continue
 		}

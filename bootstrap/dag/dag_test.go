@@ -1,4 +1,4 @@
-package agent
+package dag
 
 import (
 	"context"
@@ -32,19 +32,19 @@ func (r *recorder) index(e string) int {
 	return -1
 }
 
-func TestScheduleRunsDependentsAfterTheirDependencies(t *testing.T) {
+func TestRunRunsDependentsAfterTheirDependencies(t *testing.T) {
 	rec := &recorder{}
-	mk := func(name string, deps ...int) job {
-		return job{name: name, deps: deps,
-			apply: func(context.Context) error { rec.add("apply " + name); return nil },
-			wait:  func(context.Context) error { time.Sleep(5 * time.Millisecond); rec.add("ready " + name); return nil },
+	mk := func(name string, deps ...int) Job {
+		return Job{Name: name, Deps: deps,
+			Apply: func(context.Context) error { rec.add("apply " + name); return nil },
+			Wait:  func(context.Context) error { time.Sleep(5 * time.Millisecond); rec.add("ready " + name); return nil },
 		}
 	}
 	// platform <- db <- app, platform <- cache; cache and db are independent.
-	jobs := []job{mk("platform"), mk("db", 0), mk("cache", 0), mk("app", 1, 2)}
-	for i, err := range schedule(context.Background(), jobs, 2) {
+	jobs := []Job{mk("platform"), mk("db", 0), mk("cache", 0), mk("app", 1, 2)}
+	for i, err := range Run(context.Background(), jobs, 2) {
 		if err != nil {
-			t.Fatalf("job %s: %v", jobs[i].name, err)
+			t.Fatalf("job %s: %v", jobs[i].Name, err)
 		}
 	}
 	for _, c := range [][2]string{
@@ -57,15 +57,15 @@ func TestScheduleRunsDependentsAfterTheirDependencies(t *testing.T) {
 	}
 }
 
-func TestScheduleBoundsAppliesButNotWaits(t *testing.T) {
+func TestRunBoundsAppliesButNotWaits(t *testing.T) {
 	const slots, n = 2, 6
 	var applying, peak atomic.Int32
 	release := make(chan struct{})
 	var waiting atomic.Int32
-	jobs := make([]job, n)
+	jobs := make([]Job, n)
 	for i := range jobs {
-		jobs[i] = job{name: string(rune('a' + i)),
-			apply: func(context.Context) error {
+		jobs[i] = Job{Name: string(rune('a' + i)),
+			Apply: func(context.Context) error {
 				cur := applying.Add(1)
 				for {
 					p := peak.Load()
@@ -79,7 +79,7 @@ func TestScheduleBoundsAppliesButNotWaits(t *testing.T) {
 			},
 			// Every wait blocks until all n jobs are waiting at once: that
 			// only happens if a wait holds no slot.
-			wait: func(context.Context) error {
+			Wait: func(context.Context) error {
 				if waiting.Add(1) == n {
 					close(release)
 				}
@@ -92,7 +92,7 @@ func TestScheduleBoundsAppliesButNotWaits(t *testing.T) {
 			},
 		}
 	}
-	for i, err := range schedule(context.Background(), jobs, slots) {
+	for i, err := range Run(context.Background(), jobs, slots) {
 		if err != nil {
 			t.Fatalf("job %d: %v", i, err)
 		}
@@ -102,15 +102,15 @@ func TestScheduleBoundsAppliesButNotWaits(t *testing.T) {
 	}
 }
 
-func TestScheduleFailsDependentsFastAndRunsTheRest(t *testing.T) {
+func TestRunFailsDependentsFastAndRunsTheRest(t *testing.T) {
 	boom := errors.New("boom")
 	var ran sync.Map
-	mk := func(name string, err error, deps ...int) job {
-		return job{name: name, deps: deps, apply: func(context.Context) error { ran.Store(name, true); return err }}
+	mk := func(name string, err error, deps ...int) Job {
+		return Job{Name: name, Deps: deps, Apply: func(context.Context) error { ran.Store(name, true); return err }}
 	}
-	jobs := []job{mk("broken", boom), mk("child", nil, 0), mk("grandchild", nil, 1), mk("independent", nil)}
+	jobs := []Job{mk("broken", boom), mk("child", nil, 0), mk("grandchild", nil, 1), mk("independent", nil)}
 	start := time.Now()
-	errs := schedule(context.Background(), jobs, 4)
+	errs := Run(context.Background(), jobs, 4)
 	if time.Since(start) > time.Second {
 		t.Errorf("schedule took %s; a failed dependency should end its dependents at once", time.Since(start))
 	}
@@ -120,10 +120,10 @@ func TestScheduleFailsDependentsFastAndRunsTheRest(t *testing.T) {
 	for _, i := range []int{1, 2} {
 		var de *DependencyError
 		if !errors.As(errs[i], &de) {
-			t.Errorf("%s: %v, want a DependencyError", jobs[i].name, errs[i])
+			t.Errorf("%s: %v, want a DependencyError", jobs[i].Name, errs[i])
 		}
-		if _, ok := ran.Load(jobs[i].name); ok {
-			t.Errorf("%s ran although its dependency failed", jobs[i].name)
+		if _, ok := ran.Load(jobs[i].Name); ok {
+			t.Errorf("%s ran although its dependency failed", jobs[i].Name)
 		}
 	}
 	if errs[1].Error() != `dependency "broken" is not ready` || errs[2].Error() != `dependency "child" is not ready` {
@@ -134,29 +134,29 @@ func TestScheduleFailsDependentsFastAndRunsTheRest(t *testing.T) {
 	}
 }
 
-func TestScheduleCountsCancelledJobsAsFailed(t *testing.T) {
+func TestRunCountsCancelledJobsAsFailed(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	var once sync.Once
 	// Whichever of the two gets the only slot holds it until the pass is
 	// cancelled; the other waits for the slot.
 	block := func(ctx context.Context) error { once.Do(func() { close(started) }); <-ctx.Done(); return ctx.Err() }
-	jobs := []job{
-		{name: "slow", apply: block},
-		{name: "queued", apply: block},
-		{name: "dependent", deps: []int{0}}, // waits for slow
+	jobs := []Job{
+		{Name: "slow", Apply: block},
+		{Name: "queued", Apply: block},
+		{Name: "dependent", Deps: []int{0}}, // waits for slow
 	}
 	go func() { <-started; cancel() }()
-	errs := schedule(ctx, jobs, 1)
+	errs := Run(ctx, jobs, 1)
 	for i, err := range errs {
 		if !errors.Is(err, context.Canceled) {
-			t.Errorf("%s: %v, want it failed with context.Canceled", jobs[i].name, err)
+			t.Errorf("%s: %v, want it failed with context.Canceled", jobs[i].Name, err)
 		}
 	}
 }
 
-func TestScheduleNoJobs(t *testing.T) {
-	if errs := schedule(context.Background(), nil, 0); len(errs) != 0 {
+func TestRunNoJobs(t *testing.T) {
+	if errs := Run(context.Background(), nil, 0); len(errs) != 0 {
 		t.Fatalf("got %v", errs)
 	}
 }

@@ -1,19 +1,23 @@
-package agent
+// Package dag runs jobs in the order of a dependsOn graph: workloads in a
+// cluster (the agent), clusters in an environment (the pipeline). A job
+// starts when every job it depends on succeeded, at most a given number
+// hold a slot at once, and a failure ends its dependents at once.
+package dag
 
 import (
 	"context"
 	"fmt"
 )
 
-// job is one node of a dependsOn graph: apply runs holding one of the
-// schedule's slots, wait runs after the slot is given back.
-type job struct {
-	name string
-	// deps are indexes of jobs that must succeed before this one starts;
-	// each is smaller than the job's own index (plan checks it).
-	deps  []int
-	apply func(ctx context.Context) error
-	wait  func(ctx context.Context) error
+// Job is one node of a dependsOn graph: Apply runs holding one of the run's
+// slots, Wait runs after the slot is given back.
+type Job struct {
+	Name string
+	// Deps are indexes of jobs that must succeed before this one starts.
+	// The graph must be acyclic; callers check it (a cycle never starts).
+	Deps  []int
+	Apply func(ctx context.Context) error
+	Wait  func(ctx context.Context) error
 }
 
 // DependencyError is a job's outcome when a job it depends on failed; it
@@ -29,7 +33,7 @@ func (e *DependencyError) Error() string {
 
 func (e *DependencyError) Unwrap() error { return e.Err }
 
-// schedule runs every job once all of its dependencies succeeded, with at
+// Run runs every job once all of its dependencies succeeded, with at
 // most slots applies in flight (waits for health take no slot: they are
 // polls, and holding a slot through one made independent workloads queue
 // behind slow ones). A job whose dependency failed does not run and ends
@@ -40,7 +44,7 @@ func (e *DependencyError) Unwrap() error { return e.Err }
 // Each job's goroutine writes only its own entry of the result, and closes
 // its done channel after writing it; a dependent reads a dependency's entry
 // only after that channel is closed. No map or counter is shared.
-func schedule(ctx context.Context, jobs []job, slots int) []error {
+func Run(ctx context.Context, jobs []Job, slots int) []error {
 	if slots < 1 {
 		slots = 1
 	}
@@ -62,16 +66,16 @@ func schedule(ctx context.Context, jobs []job, slots int) []error {
 	return errs
 }
 
-func runJob(ctx context.Context, jobs []job, i int, done []chan struct{}, errs []error, sem chan struct{}) error {
+func runJob(ctx context.Context, jobs []Job, i int, done []chan struct{}, errs []error, sem chan struct{}) error {
 	j := jobs[i]
-	for _, d := range j.deps {
+	for _, d := range j.Deps {
 		select {
 		case <-done[d]:
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for dependency %q: %w", jobs[d].name, ctx.Err())
+			return fmt.Errorf("waiting for dependency %q: %w", jobs[d].Name, ctx.Err())
 		}
 		if errs[d] != nil {
-			return &DependencyError{Dependency: jobs[d].name, Err: errs[d]}
+			return &DependencyError{Dependency: jobs[d].Name, Err: errs[d]}
 		}
 	}
 	select {
@@ -80,15 +84,15 @@ func runJob(ctx context.Context, jobs []job, i int, done []chan struct{}, errs [
 		return fmt.Errorf("waiting for an apply slot: %w", ctx.Err())
 	}
 	err := ctx.Err()
-	if err == nil && j.apply != nil {
-		err = j.apply(ctx)
+	if err == nil && j.Apply != nil {
+		err = j.Apply(ctx)
 	}
 	<-sem
 	if err != nil {
 		return err
 	}
-	if j.wait != nil {
-		return j.wait(ctx)
+	if j.Wait != nil {
+		return j.Wait(ctx)
 	}
 	return nil
 }
