@@ -3,6 +3,7 @@ package blueprints
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -90,8 +91,22 @@ type Cluster struct {
 	// Allow, when set, limits where the cluster's workloads may put objects;
 	// a render with anything else is refused (the agent applies nothing).
 	Allow *Allow `json:"allow,omitempty"`
+	// DependsOn names clusters of the environment, listed before this one,
+	// whose pipelines must finish before this cluster's starts (a Cluster
+	// API workload cluster always waits for its management cluster).
+	DependsOn []string `json:"dependsOn,omitempty"`
 	// Workloads are applied in dependsOn order.
 	Workloads []Workload `json:"workloads,omitempty"`
+}
+
+// Needs lists the clusters that must be up before c: its dependsOn and, for
+// a Cluster API cluster, its management cluster.
+func (c Cluster) Needs() []string {
+	out := slices.Clone(c.DependsOn)
+	if c.CAPI != nil && c.CAPI.Management != "" && !slices.Contains(out, c.CAPI.Management) {
+		out = append(out, c.CAPI.Management)
+	}
+	return out
 }
 
 // KwokCluster configures a kwok cluster (simulated nodes, real control plane).

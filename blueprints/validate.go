@@ -105,6 +105,17 @@ func (r *Repo) validateCluster(p *problems, path string, c *Cluster, env *Enviro
 			}
 		}
 	}
+	for i, d := range c.DependsOn {
+		dp := fmt.Sprintf("%s.dependsOn[%d]", path, i)
+		switch {
+		case d == c.Name:
+			p.add(dp, "cluster %q depends on itself", c.Name)
+		case !slices.ContainsFunc(env.Clusters, func(o Cluster) bool { return o.Name == d }):
+			p.add(dp, "%q is not a cluster of environment %q", d, env.Name)
+		case clusterIndex(env, d) > clusterIndex(env, c.Name):
+			p.add(dp, "%q must come before %q in the list of clusters", d, c.Name)
+		}
+	}
 	if c.Existing != nil {
 		checkTemplate(p, path+".existing.kubeconfig", c.Existing.Kubeconfig, hasInfra)
 		checkTemplate(p, path+".existing.context", c.Existing.Context, hasInfra)

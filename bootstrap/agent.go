@@ -17,95 +17,95 @@ import (
 // DefaultAgentInterval is how often an agent syncs when the blueprint does not say.
 const DefaultAgentInterval = time.Minute
 
-// agent installs the agent chart in every cluster (CRD, RBAC, credentials
-// Secret, and the Deployment where pods really run) and starts host-process
-// agents where they cannot.
-func (r *run) agent(ctx context.Context, sum *Summary) (string, bool, error) {
+// installAgent installs the agent chart in the lane's cluster (CRD, RBAC,
+// credentials Secret, and the Deployment where pods really run) and starts
+// a host-process agent where it cannot run in the cluster.
+func (r *run) installAgent(ctx context.Context, l *lane) (string, bool, error) {
+	c := l.c
 	if r.opts.DryRun {
 		ch, err := agent.Chart()
 		if err != nil {
 			return "", false, err
 		}
-		return fmt.Sprintf("would install chart %s %s as release %s/%s in %d cluster(s)", ch.Metadata.Name, ch.Metadata.Version, agent.SystemNamespace, agent.ReleaseName, len(r.expanded.Clusters)), false, nil
+		return fmt.Sprintf("would install chart %s %s as release %s/%s", ch.Metadata.Name, ch.Metadata.Version, agent.SystemNamespace, agent.ReleaseName), false, nil
 	}
-	var notes []string
-	for _, c := range r.expanded.Clusters {
-		rec := r.cp.Cluster(c.Name)
-		if rec == nil {
-			return "", false, fmt.Errorf("cluster %q has no record: the clusters step did not finish", c.Name)
-		}
-		cfg, err := cluster.RESTConfig(rec.Kubeconfig, "")
+	r.mu.Lock()
+	rec := r.cp.Cluster(c.Name)
+	var kubeconfig string
+	if rec != nil {
+		kubeconfig = rec.Kubeconfig
+	}
+	r.mu.Unlock()
+	if kubeconfig == "" {
+		return "", false, fmt.Errorf("cluster %q has no record: the clusters step did not finish", c.Name)
+	}
+	cfg, err := cluster.RESTConfig(kubeconfig, "")
+	if err != nil {
+		return "", false, err
+	}
+	host := r.hostAgentFor(c)
+	vals := agent.InstallValues{
+		Blueprint:      git.RedactURL(r.opts.Source.Location),
+		Ref:            r.opts.Source.Ref,
+		Environment:    r.env,
+		Cluster:        c.Name,
+		Interval:       agentInterval(c),
+		SkipDeployment: host,
+		GitUsername:    r.opts.Source.Auth.Username,
+		GitToken:       firstNonEmpty(r.opts.Source.Auth.Token, r.opts.Source.Auth.Password),
+	}
+	if r.placeKey {
+		// In the cluster before the agent: the chart's Secret is installed
+		// before its Deployment, and before a host agent starts below.
+		vals.AgeKey = r.keys.AgeKey()
+	}
+	if c.AgentRBAC() == blueprints.AgentRBACScoped {
+		// The rules follow the allow-list and what the render holds (its
+		// CRDs, whether it installs Helm releases).
+		rc, err := r.repo.Render(ctx, r.env, c.Name, r.renderOptions())
 		if err != nil {
-			return "", false, err
+			return "", false, fmt.Errorf("render for the agent's scoped RBAC: %w", err)
 		}
-		host := r.hostAgentFor(c)
-		vals := agent.InstallValues{
-			Blueprint:      git.RedactURL(r.opts.Source.Location),
-			Ref:            r.opts.Source.Ref,
-			Environment:    r.env,
-			Cluster:        c.Name,
-			Interval:       agentInterval(c),
-			SkipDeployment: host,
-			GitUsername:    r.opts.Source.Auth.Username,
-			GitToken:       firstNonEmpty(r.opts.Source.Auth.Token, r.opts.Source.Auth.Password),
-		}
-		if r.placeKey {
-			// In the cluster before the agent: the chart's Secret is
-			// installed before its Deployment, and before a host agent
-			// starts below.
-			vals.AgeKey = r.keys.AgeKey()
-		}
-		if c.AgentRBAC() == blueprints.AgentRBACScoped {
-			// The rules follow the allow-list and what the render holds
-			// (its CRDs, whether it installs Helm releases).
-			rc, err := r.repo.Render(ctx, r.env, c.Name, r.renderOptions())
-			if err != nil {
-				return "", false, fmt.Errorf("cluster %q: render for the agent's scoped RBAC: %w", c.Name, err)
-			}
-			vals.Scope = agent.ScopeFor(c.Allow, rc)
-		}
-		if r.opts.Source.Auth.SSHKeyFile != "" {
-			key, err := os.ReadFile(r.opts.Source.Auth.SSHKeyFile)
-			if err != nil {
-				return "", false, fmt.Errorf("read SSH key for the agent: %w", err)
-			}
-			vals.GitSSHKey = string(key)
-			if kh := knownHostsFile(r.opts.Source.Auth.KnownHostsFile); kh != "" {
-				if data, err := os.ReadFile(kh); err == nil {
-					vals.GitKnownHosts = string(data)
-				}
-			}
-		}
-		if err := agent.Install(ctx, cfg, vals); err != nil {
-			return "", false, fmt.Errorf("cluster %q: %w", c.Name, err)
-		}
-		if !host {
-			notes = append(notes, c.Name+": in-cluster Deployment")
-			continue
-		}
-		ha := newHostAgent(r.paths.agents, c.Name)
-		if r.created[c.Name] {
-			if err := ha.stop(); err != nil {
-				return "", false, fmt.Errorf("cluster %q: restart agent: %w", c.Name, err)
-			}
-		}
-		started, err := ha.ensure(r.agentCommand(c, rec))
+		vals.Scope = agent.ScopeFor(c.Allow, rc)
+	}
+	if r.opts.Source.Auth.SSHKeyFile != "" {
+		key, err := os.ReadFile(r.opts.Source.Auth.SSHKeyFile)
 		if err != nil {
-			return "", false, fmt.Errorf("cluster %q: %w", c.Name, err)
+			return "", false, fmt.Errorf("read SSH key for the agent: %w", err)
 		}
-		if started {
-			notes = append(notes, c.Name+": host process started")
-		} else {
-			notes = append(notes, c.Name+": host process already running")
+		vals.GitSSHKey = string(key)
+		if kh := knownHostsFile(r.opts.Source.Auth.KnownHostsFile); kh != "" {
+			if data, err := os.ReadFile(kh); err == nil {
+				vals.GitKnownHosts = string(data)
+			}
 		}
 	}
-	return strings.Join(notes, "; "), false, nil
+	if err := agent.Install(ctx, cfg, vals); err != nil {
+		return "", false, err
+	}
+	if !host {
+		return "in-cluster Deployment", false, nil
+	}
+	ha := newHostAgent(r.paths.agents, c.Name)
+	if l.created {
+		if err := ha.stop(); err != nil {
+			return "", false, fmt.Errorf("restart agent: %w", err)
+		}
+	}
+	started, err := ha.ensure(r.agentCommand(c, kubeconfig))
+	if err != nil {
+		return "", false, err
+	}
+	if started {
+		return "host process started", false, nil
+	}
+	return "host process already running", false, nil
 }
 
 // hostAgentFor reports whether cluster c gets a host-process agent: kwok
 // simulates pods, and an in-cluster agent cannot read a local directory.
 func (r *run) hostAgentFor(c blueprints.Cluster) bool {
-	return c.Provider == "kwok" || !git.IsRemote(r.opts.Source.Location)
+	return Capabilities(c.Provider).SimulatedPods || !git.IsRemote(r.opts.Source.Location)
 }
 
 // agentCommand is a host agent's command line. It never holds a secret: the
@@ -113,7 +113,7 @@ func (r *run) hostAgentFor(c blueprints.Cluster) bool {
 // (REKINDLE_GIT_*) and the age key (SOPS_AGE_KEY_FILE or SOPS_AGE_KEY) reach
 // it there, and a key from secrets.sops.ageKeyFile is read by the agent
 // itself from the same path; neither is written under the state dir.
-func (r *run) agentCommand(c blueprints.Cluster, rec *ClusterRecord) []string {
+func (r *run) agentCommand(c blueprints.Cluster, kubeconfig string) []string {
 	cmd := r.opts.AgentCommand
 	if len(cmd) == 0 {
 		exe, err := os.Executable()
@@ -131,7 +131,7 @@ func (r *run) agentCommand(c blueprints.Cluster, rec *ClusterRecord) []string {
 		"--blueprint", location,
 		"--env", r.env,
 		"--cluster", c.Name,
-		"--kubeconfig", rec.Kubeconfig,
+		"--kubeconfig", kubeconfig,
 		"--interval", agentInterval(c).String(),
 		"--state-dir", r.opts.StateDir,
 	)

@@ -33,10 +33,17 @@ type ProviderOptions struct {
 	CAPI *capi.Options
 }
 
-// NewProvider returns the provider called name.
-func NewProvider(name string, opts ProviderOptions) (cluster.Provider, error) {
-	switch name {
-	case "kwok":
+// providerKind is one cluster provider: how to make it, what its clusters can do.
+type providerKind struct {
+	caps cluster.Capabilities
+	make func(opts ProviderOptions) (cluster.Provider, error)
+}
+
+// providerKinds are the providers of this build, by the name a blueprint's
+// clusters[].provider uses. This table is the only place that knows them by
+// name; the pipeline asks Capabilities.
+var providerKinds = map[string]providerKind{
+	"kwok": {kwok.Capabilities, func(opts ProviderOptions) (cluster.Provider, error) {
 		return kwok.New(kwok.Options{
 			StateDir:       opts.StateDir,
 			BinDir:         opts.ToolsDir,
@@ -46,21 +53,35 @@ func NewProvider(name string, opts ProviderOptions) (cluster.Provider, error) {
 			ToolsModuleDir: opts.ToolsModuleDir,
 			BuildLog:       opts.BuildLog,
 		})
-	case "kind":
+	}},
+	"kind": {kind.Capabilities, func(opts ProviderOptions) (cluster.Provider, error) {
 		return kind.New(kind.Options{StateDir: opts.StateDir, Progress: opts.Progress, Log: opts.Log})
-	case "existing":
+	}},
+	"existing": {existing.Capabilities, func(opts ProviderOptions) (cluster.Provider, error) {
 		return existing.New(existing.Options{Kubeconfig: expandHome(opts.Kubeconfig), Context: opts.Context})
-	case "capi":
+	}},
+	"capi": {capi.Capabilities, func(opts ProviderOptions) (cluster.Provider, error) {
 		if opts.CAPI == nil {
 			return nil, fmt.Errorf("cluster provider capi needs its management cluster, which this command does not reach")
 		}
 		o := *opts.CAPI
 		o.StateDir, o.Progress, o.Log = opts.StateDir, opts.Progress, opts.Log
 		return capi.New(o)
-	default:
+	}},
+}
+
+// NewProvider returns the provider called name.
+func NewProvider(name string, opts ProviderOptions) (cluster.Provider, error) {
+	k, ok := providerKinds[name]
+	if !ok {
 		return nil, fmt.Errorf("cluster provider %q is not available in this build", name)
 	}
+	return k.make(opts)
 }
+
+// Capabilities returns what clusters of provider name can do; an unknown
+// provider can do nothing.
+func Capabilities(name string) cluster.Capabilities { return providerKinds[name].caps }
 
 // provider returns the provider of cluster c (as expanded), reporting its
 // stages as info events of step.
@@ -76,7 +97,7 @@ func (r *run) provider(c blueprints.Cluster, step string) (cluster.Provider, err
 	if c.Existing != nil {
 		opts.Kubeconfig, opts.Context = c.Existing.Kubeconfig, c.Existing.Context
 	}
-	if c.Provider == "capi" && c.CAPI != nil {
+	if c.CAPI != nil {
 		o, err := r.capiOptions(c)
 		if err != nil {
 			return nil, err
@@ -91,11 +112,16 @@ func (r *run) provider(c blueprints.Cluster, step string) (cluster.Provider, err
 // environment: its kubeconfig comes from the checkpoint.
 func (r *run) capiOptions(c blueprints.Cluster) (*capi.Options, error) {
 	bc := c.CAPI
-	rec := r.cp.Cluster(bc.Management)
-	if rec == nil || rec.Kubeconfig == "" {
+	r.mu.Lock()
+	var kubeconfig string
+	if rec := r.cp.Cluster(bc.Management); rec != nil {
+		kubeconfig = rec.Kubeconfig
+	}
+	r.mu.Unlock()
+	if kubeconfig == "" {
 		return nil, fmt.Errorf("cluster %q: its management cluster %q has not been created yet (it must come earlier in the environment's clusters)", c.Name, bc.Management)
 	}
-	o := &capi.Options{ManagementKubeconfig: rec.Kubeconfig, ManagementName: bc.Management, Namespace: bc.Namespace}
+	o := &capi.Options{ManagementKubeconfig: kubeconfig, ManagementName: bc.Management, Namespace: bc.Namespace}
 	if bc.Providers != nil {
 		o.Providers = capi.Providers{Core: bc.Providers.Core, Bootstrap: bc.Providers.Bootstrap, ControlPlane: bc.Providers.ControlPlane, Infrastructure: bc.Providers.Infrastructure}
 	}

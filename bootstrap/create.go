@@ -7,69 +7,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
-	"github.com/rekindle-dev/rekindle/bootstrap/agent"
-	"github.com/rekindle-dev/rekindle/providers/cluster"
 	"github.com/rekindle-dev/rekindle/providers/infra"
 	"github.com/rekindle-dev/rekindle/providers/infra/terraform"
 	"github.com/rekindle-dev/rekindle/providers/sops"
 )
-
-// Create takes an environment from nothing to running, verified workloads.
-// Re-running it resumes an interrupted run and changes nothing on a complete one.
-func Create(ctx context.Context, opts Options) (*Summary, error) {
-	opts.defaults()
-	start := time.Now()
-	r := &run{opts: opts}
-	defer r.close()
-	sum, err := r.create(ctx)
-	if sum == nil {
-		sum = &Summary{}
-	}
-	sum.Steps = r.steps
-	sum.Total = time.Since(start)
-	return sum, err
-}
-
-func (r *run) create(ctx context.Context) (*Summary, error) {
-	if err := r.open(ctx); err != nil {
-		return nil, err
-	}
-	sum := &Summary{Blueprint: r.repo.Blueprint.Metadata.Name, Env: r.env, Commit: r.repo.Commit, DryRun: r.opts.DryRun}
-	if env, err := r.repo.Blueprint.Environment(r.env); err == nil && env.Recovery != nil {
-		sum.RTOObjective = env.Recovery.RTO.Duration
-	}
-	steps := []struct {
-		name string
-		fn   func(context.Context, *Summary) (string, bool, error)
-	}{
-		{StepValidate, r.validate},
-		{StepDetect, r.detect},
-		{StepInfra, r.infra},
-		{StepClusters, r.clusters},
-		{StepSecrets, r.secrets},
-		{StepAgent, r.agent},
-		{StepReplay, r.replay},
-		{StepVerify, r.verify},
-	}
-	for _, s := range steps {
-		if s.name == StepDetect && !r.opts.Recover {
-			continue
-		}
-		err := r.step(ctx, s.name, func(ctx context.Context) (string, bool, error) { return s.fn(ctx, sum) })
-		if err != nil {
-			return sum, err
-		}
-	}
-	return sum, r.step(ctx, StepReport, func(context.Context) (string, bool, error) {
-		if r.opts.DryRun {
-			return "dry run: nothing was changed", false, nil
-		}
-		return fmt.Sprintf("%d cluster(s), %d object(s) healthy", len(sum.Clusters), healthyTotal(sum)), false, nil
-	})
-}
 
 // validate renders every cluster of the environment, so that a broken
 // workload stops the run before any infrastructure is touched. It is also
@@ -213,7 +156,7 @@ func (r *run) infra(ctx context.Context, sum *Summary) (string, bool, error) {
 	if err != nil || tf == nil {
 		return "no infra in this environment", tf == nil && err == nil, err
 	}
-	if r.cp.Done(StepInfra) && !r.opts.Recover {
+	if r.cp.Done(StepInfra) && !r.pipeline.Replan {
 		out, err := tf.Outputs(ctx)
 		if err == nil && len(out.Values) > 0 {
 			r.setOutputs(out)
@@ -288,86 +231,6 @@ func (r *run) expand() {
 		}
 	}
 	r.expanded = env
-}
-
-// clusters creates every cluster that is missing; running ones are kept.
-func (r *run) clusters(ctx context.Context, sum *Summary) (string, bool, error) {
-	if r.opts.DryRun {
-		var notes []string
-		for i, c := range r.expanded.Clusters {
-			sum.Clusters[i].Name = c.Name
-			state := "would create"
-			if p, err := r.provider(c, StepClusters); err == nil && !strings.Contains(c.Name, "{{") {
-				if info, err := p.Get(ctx, c.Name); err == nil && info.State == cluster.Running {
-					state = "running, would keep"
-				}
-			}
-			notes = append(notes, fmt.Sprintf("%s (%s): %s", c.Name, c.Provider, state))
-		}
-		return strings.Join(notes, "; "), false, nil
-	}
-	created, kept := 0, 0
-	for _, c := range r.expanded.Clusters {
-		if strings.Contains(c.Name, "{{") {
-			return "", false, fmt.Errorf("cluster name %q still holds a template: the infra outputs are missing", c.Name)
-		}
-		p, err := r.provider(c, StepClusters)
-		if err != nil {
-			return "", false, err
-		}
-		info, err := p.Get(ctx, c.Name)
-		if err == nil && info.State == cluster.Unhealthy && r.opts.Recover && c.Provider != "existing" && c.Provider != "capi" {
-			r.info(StepClusters, c.Name, "cluster exists but is unhealthy (%s): replacing it", info.Reason)
-			if err := p.Delete(ctx, c.Name); err != nil {
-				return "", false, fmt.Errorf("replace unhealthy cluster %q: %w", c.Name, err)
-			}
-			info.State = cluster.Missing
-		}
-		if err == nil && info.State == cluster.Running {
-			kept++
-		} else {
-			spec, err := clusterSpec(r.repo, c)
-			if err != nil {
-				return "", false, &UsageError{err.Error()}
-			}
-			r.info(StepClusters, c.Name, "creating %s cluster %q", c.Provider, c.Name)
-			if info, err = p.Create(ctx, spec); err != nil {
-				return "", false, fmt.Errorf("create cluster %q: %w", c.Name, err)
-			}
-			if r.created == nil {
-				r.created = map[string]bool{}
-			}
-			r.created[c.Name] = true
-			created++
-		}
-		r.cp.setCluster(ClusterRecord{Name: c.Name, Provider: c.Provider, APIServer: info.APIServer, Kubeconfig: info.Kubeconfig})
-		sum.Clusters = append(sum.Clusters, ClusterSummary{Name: c.Name, Provider: c.Provider, APIServer: info.APIServer, Kubeconfig: info.Kubeconfig})
-	}
-	detail := fmt.Sprintf("%d created, %d already running", created, kept)
-	return detail, created == 0 && r.cp.Done(StepClusters), nil
-}
-
-// secrets says what the agent will be given before it starts. The age key
-// and Git credentials go into the agent chart's Secret
-// (rekindle-system/rekindle-agent-credentials), which the agent step installs
-// before the in-cluster Deployment or a host-process agent runs; host agents
-// also get the key through their environment (see agentCommand).
-func (r *run) secrets(ctx context.Context, sum *Summary) (string, bool, error) {
-	var notes []string
-	if r.placeKey {
-		notes = append(notes, fmt.Sprintf("age key (recipient %s) from %s", strings.Join(r.keys.Recipients(), ", "), r.keys.Source()))
-	}
-	if r.opts.Source.Auth.Token != "" || r.opts.Source.Auth.Password != "" || r.opts.Source.Auth.SSHKeyFile != "" {
-		notes = append(notes, "Git credentials")
-	}
-	if len(notes) == 0 {
-		return "no secrets to place", true, nil
-	}
-	verb := "will be stored"
-	if r.opts.DryRun {
-		verb = "would be stored"
-	}
-	return fmt.Sprintf("%s %s in Secret %s/%s before the agent starts", strings.Join(notes, " and "), verb, agent.SystemNamespace, agentCredentialsSecret), false, nil
 }
 
 // agentCredentialsSecret is the agent chart's Secret (key sops-age-key for the age key).

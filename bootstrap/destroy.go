@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
+	"github.com/rekindle-dev/rekindle/bootstrap/dag"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 )
 
@@ -51,7 +51,7 @@ func (r *run) destroy(ctx context.Context) (*Summary, error) {
 			if err := newHostAgent(r.paths.agents, n).stop(); err != nil {
 				errs = append(errs, fmt.Errorf("cluster %q: %w", n, err))
 			}
-			if r.providerName(n) == "existing" {
+			if !Capabilities(r.providerName(n)).Deletable {
 				// The cluster stays; the agent must stop syncing it.
 				if err := r.uninstallAgent(ctx, n); err != nil {
 					errs = append(errs, fmt.Errorf("cluster %q: %w", n, err))
@@ -61,11 +61,7 @@ func (r *run) destroy(ctx context.Context) (*Summary, error) {
 		return fmt.Sprintf("agents stopped for %d cluster(s)", len(names)), false, errors.Join(errs...)
 	}))
 	failed = append(failed, r.step(ctx, StepClusters, func(ctx context.Context) (string, bool, error) {
-		// Reverse blueprint order: a Cluster API management cluster comes
-		// before the clusters it manages, so it must go after them.
-		rev := slices.Clone(names)
-		slices.Reverse(rev)
-		return r.deleteClusters(ctx, rev)
+		return r.deleteClusters(ctx, names)
 	}))
 	failed = append(failed, r.step(ctx, StepInfra, func(ctx context.Context) (string, bool, error) {
 		if tfErr != nil {
@@ -142,37 +138,71 @@ func (r *run) providerName(name string) string {
 	return ""
 }
 
+// deleteClusters deletes the named clusters side by side, in reverse
+// dependency order: a cluster goes only after every cluster that needs it
+// (a Cluster API management cluster after the clusters it manages). A
+// failure does not stop the others, nor wait those it blocks forever: they
+// are reported.
 func (r *run) deleteClusters(ctx context.Context, names []string) (string, bool, error) {
-	var errs []error
-	deleted, absent, kept := 0, 0, 0
-	for _, n := range names {
-		prov := r.providerName(n)
-		if prov == "existing" {
-			kept++
-			r.info(StepClusters, n, "left alone: rekindle never deletes a cluster it did not create")
-			continue
-		}
-		c := r.blueprintCluster(n)
-		c.Provider = prov
-		p, err := r.provider(c, StepClusters)
-		if err != nil && r.cp.Cluster(n) == nil {
-			absent++ // never created: no provider could have made it
-			continue
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cluster %q: %w", n, err))
-			continue
-		}
-		info, err := p.Get(ctx, n)
-		if err == nil && info.State == cluster.Missing {
-			absent++
-			continue
-		}
-		if err := p.Delete(ctx, n); err != nil {
-			errs = append(errs, fmt.Errorf("delete cluster %q: %w", n, err))
-			continue
-		}
-		deleted++
+	index := map[string]int{}
+	for i, n := range names {
+		index[n] = i
 	}
-	return fmt.Sprintf("%d deleted, %d already gone, %d left alone", deleted, absent, kept), false, errors.Join(errs...)
+	jobs := make([]dag.Job, len(names))
+	outcome := make([]string, len(names))
+	for i, n := range names {
+		jobs[i] = dag.Job{Name: n, Apply: func(ctx context.Context) error {
+			var err error
+			outcome[i], err = r.deleteCluster(ctx, n)
+			return err
+		}}
+	}
+	for i, n := range names {
+		for _, need := range r.blueprintCluster(n).Needs() {
+			if j, ok := index[need]; ok {
+				jobs[j].Deps = append(jobs[j].Deps, i) // need goes after n
+			}
+		}
+	}
+	parallel := r.opts.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel(r.expanded.Clusters)
+	}
+	var errs []error
+	count := map[string]int{}
+	for i, err := range dag.Run(ctx, jobs, parallel) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %q: %w", names[i], err))
+			continue
+		}
+		count[outcome[i]]++
+	}
+	return fmt.Sprintf("%d deleted, %d already gone, %d left alone", count["deleted"], count["absent"], count["kept"]), false, errors.Join(errs...)
+}
+
+// deleteCluster deletes cluster n unless rekindle may not, and says which
+// of deleted, absent or kept happened.
+func (r *run) deleteCluster(ctx context.Context, n string) (string, error) {
+	prov := r.providerName(n)
+	if !Capabilities(prov).Deletable {
+		r.info(StepClusters, n, "left alone: rekindle never deletes a cluster it did not create")
+		return "kept", nil
+	}
+	c := r.blueprintCluster(n)
+	c.Provider = prov
+	p, err := r.provider(c, StepClusters)
+	if err != nil && r.cp.Cluster(n) == nil {
+		return "absent", nil // never created: no provider could have made it
+	}
+	if err != nil {
+		return "", err
+	}
+	info, err := p.Get(ctx, n)
+	if err == nil && info.State == cluster.Missing {
+		return "absent", nil
+	}
+	if err := p.Delete(ctx, n); err != nil {
+		return "", fmt.Errorf("delete cluster %q: %w", n, err)
+	}
+	return "deleted", nil
 }

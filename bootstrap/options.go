@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"io"
+	"sync"
 	"time"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
@@ -38,10 +39,10 @@ type Options struct {
 	AgentCommand []string
 	// ReplayTimeout bounds the wait for each cluster's replay. Default 10m.
 	ReplayTimeout time.Duration
-	// Recover runs the pipeline as a recovery: a detect step first, nothing
-	// skipped on the checkpoint's word, and clusters that exist but do not
-	// answer are replaced.
-	Recover bool
+	// Parallel bounds how many clusters are created (and their agents
+	// installed) at once; replays are awaited side by side regardless.
+	// 0: DefaultParallel of the environment's clusters.
+	Parallel int
 	// Rehearse substitutes this provider (kwok or kind) for every cluster's,
 	// and skips Terraform modules that need cloud providers, so that any
 	// environment can run on this machine.
@@ -54,6 +55,15 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.Events == nil {
 		o.Events = func(Event) {}
+	} else {
+		// Clusters run side by side; observers see one event at a time.
+		var mu sync.Mutex
+		obs := o.Events
+		o.Events = func(e Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			obs(e)
+		}
 	}
 	if o.Log == nil {
 		o.Log = io.Discard

@@ -2,10 +2,8 @@ package bootstrap
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,28 +15,6 @@ import (
 
 // replayPoll is how often the replay step reads the agents' Sync status.
 const replayPoll = 500 * time.Millisecond
-
-// replay waits until every cluster's agent has applied the run's commit and
-// every object is healthy, reporting progress as it goes.
-func (r *run) replay(ctx context.Context, sum *Summary) (string, bool, error) {
-	if r.opts.DryRun {
-		return "would wait for each agent to apply and heal every workload", false, nil
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(sum.Clusters))
-	for i := range sum.Clusters {
-		wg.Add(1)
-		go func(cs *ClusterSummary) {
-			defer wg.Done()
-			errs[i] = r.waitSynced(ctx, cs)
-		}(&sum.Clusters[i])
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return "", false, err
-	}
-	return fmt.Sprintf("%d object(s) applied and healthy in %d cluster(s)", healthyTotal(sum), len(sum.Clusters)), false, nil
-}
 
 // waitSynced polls the cluster's Sync until it is Ready at the run's commit.
 func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
@@ -137,48 +113,4 @@ func notSyncedError(ctx context.Context, s *agent.Sync, commit string) error {
 		why = append(why, fmt.Sprintf("%s: %s", f.Object, f.Reason))
 	}
 	return fmt.Errorf("replay did not finish: %s: %w", strings.Join(why, "; "), context.Cause(ctx))
-}
-
-// verify compares every cluster with its render, object by object: each
-// rendered object present, its fields managed by Git equal to Git, healthy,
-// and each Helm release deployed at the rendered chart version. The agents'
-// own counts are not trusted.
-func (r *run) verify(ctx context.Context, sum *Summary) (string, bool, error) {
-	if r.opts.DryRun {
-		return "would check every rendered object is live, matches Git and is healthy", false, nil
-	}
-	var diffs []string
-	objects := 0
-	for _, cs := range sum.Clusters {
-		rc, err := r.repo.Render(ctx, r.env, cs.Name, r.renderOptions())
-		if err != nil {
-			return "", false, err
-		}
-		ap, err := r.applier(&cs)
-		if err != nil {
-			return "", false, fmt.Errorf("cluster %q: %w", cs.Name, err)
-		}
-		res, err := ap.Verify(ctx, rc)
-		if err != nil {
-			return "", false, fmt.Errorf("cluster %q: %w", cs.Name, err)
-		}
-		objects += res.Desired
-		r.info(StepVerify, cs.Name, "%d desired, %d present, %d matching Git, %d healthy (%s)",
-			res.Desired, res.Present, res.Matching, res.Healthy, res.Duration.Round(time.Millisecond))
-		for _, d := range res.Differences {
-			diffs = append(diffs, cs.Name+": "+d.String())
-		}
-		if len(res.Differences) == 0 && !res.OK() {
-			diffs = append(diffs, fmt.Sprintf("%s: %d/%d objects present, matching and healthy", cs.Name, min(res.Present, res.Matching, res.Healthy), res.Desired))
-		}
-	}
-	if len(diffs) > 0 {
-		const show = 10
-		list := diffs
-		if len(list) > show {
-			list = append(list[:show:show], fmt.Sprintf("and %d more", len(diffs)-show))
-		}
-		return "", false, fmt.Errorf("live state differs from Git in %d place(s): %s", len(diffs), strings.Join(list, "; "))
-	}
-	return fmt.Sprintf("%d object(s) in %d cluster(s) present, matching Git and healthy", objects, len(sum.Clusters)), false, nil
 }

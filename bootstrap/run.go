@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
@@ -24,11 +25,13 @@ type run struct {
 	outputs map[string]any
 	// expanded is the environment with outputs filled in.
 	expanded *blueprints.Environment
-	// created names the clusters this run created: their agents restart so
-	// they sync at once rather than at their next interval.
-	created map[string]bool
-	steps   []StepSummary
-	unlock  func()
+	// pipeline is what Create or a recovery asked for.
+	pipeline Pipeline
+	started  time.Time
+	// mu guards cp while clusters' pipelines run side by side.
+	mu     sync.Mutex
+	steps  []StepSummary
+	unlock func()
 	// cachedFallback lets a run that only tears down or reads (destroy,
 	// status) use the cached checkout of the last run's commit when Git is
 	// unreachable.
@@ -116,7 +119,7 @@ func (r *run) step(ctx context.Context, name string, fn func(ctx context.Context
 		status = StatusSkipped
 	}
 	r.opts.Events(Event{Time: time.Now(), Step: name, Status: status, Duration: took, Detail: detail})
-	r.steps = append(r.steps, StepSummary{Name: name, Status: status, Duration: took, Detail: detail})
+	r.steps = append(r.steps, StepSummary{Name: name, Status: status, Started: start, Duration: took, Detail: detail})
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

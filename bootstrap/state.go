@@ -45,6 +45,8 @@ type ClusterRecord struct {
 	Provider   string `json:"provider"`
 	APIServer  string `json:"apiServer,omitempty"`
 	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// Steps are the cluster's own steps completed at the checkpoint's commit.
+	Steps map[string]StepRecord `json:"steps,omitempty"`
 }
 
 // Done reports whether step completed at the checkpoint's commit.

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,8 @@ type ClusterStatus struct {
 	Agent string `json:"agent,omitempty"`
 	// Sync is the agent's status, when the cluster answers.
 	Sync *agent.SyncStatus `json:"sync,omitempty"`
+	// Steps are the cluster's own pipeline steps as the checkpoint records them.
+	Steps []StepStatus `json:"steps,omitempty"`
 }
 
 // Status reads an environment's checkpoint and asks each cluster how it is.
@@ -50,11 +53,23 @@ func Status(ctx context.Context, opts Options) (*EnvStatus, error) {
 	cp := r.cp
 	st := &EnvStatus{Blueprint: r.repo.Blueprint.Metadata.Name, Env: r.env, Commit: cp.Commit}
 	for _, name := range Steps {
+		if slices.Contains(ClusterSteps, name) {
+			continue
+		}
 		rec, ok := cp.Steps[name]
 		st.Steps = append(st.Steps, StepStatus{Name: name, Done: ok, Completed: rec.Completed, Detail: rec.Detail})
 	}
 	for _, name := range r.clusterNames() {
-		st.Clusters = append(st.Clusters, r.clusterStatus(ctx, name))
+		cs := r.clusterStatus(ctx, name)
+		var recs map[string]StepRecord
+		if cr := cp.Cluster(name); cr != nil {
+			recs = cr.Steps
+		}
+		for _, step := range ClusterSteps {
+			rec, ok := recs[step]
+			cs.Steps = append(cs.Steps, StepStatus{Name: step, Done: ok, Completed: rec.Completed, Detail: rec.Detail})
+		}
+		st.Clusters = append(st.Clusters, cs)
 	}
 	return st, nil
 }

@@ -35,6 +35,11 @@ type ClusterSummary struct {
 	AppliedAfter time.Duration `json:"appliedAfter,omitempty"`
 	HealthyAfter time.Duration `json:"healthyAfter,omitempty"`
 	Message      string        `json:"message,omitempty"`
+	// Steps are the cluster's own pipeline (clusters, secrets, agent,
+	// replay, verify) as this run ran them.
+	Steps []StepSummary `json:"steps,omitempty"`
+	// Error says why the cluster's pipeline failed; empty when it is up.
+	Error string `json:"error,omitempty"`
 }
 
 // WorkloadPlan is a workload as rendered (for --dry-run).
@@ -49,6 +54,7 @@ type WorkloadPlan struct {
 type StepSummary struct {
 	Name     string        `json:"name"`
 	Status   string        `json:"status"`
+	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration"`
 	Detail   string        `json:"detail,omitempty"`
 }

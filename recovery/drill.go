@@ -104,7 +104,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		return rep, rep.fail(err)
 	}
 	if err := rep.phase(DrillLose, func() (string, error) {
-		lost, err := bootstrap.Lose(ctx, opts.Options, opts.Clusters)
+		lost, err := Lose(ctx, opts.Options, opts.Clusters)
 		rep.Lost = lost
 		if err != nil {
 			return "", err
@@ -119,7 +119,8 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		res, err = Recover(ctx, opts.Options)
 		if res != nil {
 			if opts.Objective > 0 {
-				res.RTO = newRTO(res.RTO.Total, opts.Objective, res.RTO.Phases)
+				res.RTO.Objective = opts.Objective
+				res.RTO.Met = res.RTO.Total <= opts.Objective
 			}
 			rep.Recovery = &res.RTO
 			if res.Summary != nil {

@@ -23,11 +23,10 @@ var ErrObjectiveMissed = fmt.Errorf("recovery time objective missed")
 // unless AllowReplace), lost clusters, the agents, then waits for the replay
 // and verifies. Healthy clusters are only re-synced. It reads Git only.
 func Recover(ctx context.Context, opts bootstrap.Options) (*Result, error) {
-	opts.Recover = true
 	start := time.Now()
-	sum, err := bootstrap.Create(ctx, opts)
+	sum, err := bootstrap.Run(ctx, opts, bootstrap.Pipeline{Detect: detect, Replan: true, ReplaceUnhealthy: true})
 	res := &Result{Summary: sum}
-	res.RTO = newRTO(time.Since(start), objective(sum), phases(sum))
+	res.RTO = newRTO(sum, start, time.Since(start), objective(sum))
 	if err != nil {
 		return res, err
 	}

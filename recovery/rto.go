@@ -7,23 +7,41 @@ import (
 	"github.com/rekindle-dev/rekindle/bootstrap"
 )
 
-// Phase names of a recovery, in order.
+// Phase names of a recovery, in order. PhaseWait is a cluster's time
+// between the shared steps and its own first step (behind the clusters it
+// needs, or an apply slot); PhaseOther is rekindle's own time between
+// steps, so that the phases add up to the RTO.
 const (
-	PhaseDetect  = "detect"
-	PhaseInfra   = "infra"
-	PhaseCluster = "cluster"
-	PhaseAgent   = "agent"
-	PhaseReplay  = "replay"
-	PhaseHealthy = "healthy"
-	PhaseVerify  = "verify"
+	PhaseFetch    = "fetch"
+	PhaseValidate = "validate"
+	PhaseDetect   = "detect"
+	PhaseInfra    = "infra"
+	PhaseWait     = "wait"
+	PhaseCluster  = "cluster"
+	PhaseSecrets  = "secrets"
+	PhaseAgent    = "agent"
+	PhaseReplay   = "replay"
+	PhaseHealthy  = "healthy"
+	PhaseVerify   = "verify"
+	PhaseReport   = "report"
+	PhaseOther    = "other"
 )
 
 // Phase is one timed part of a recovery.
 type Phase struct {
-	Name     string        `json:"name"`
+	Name string `json:"name"`
+	// Start is when the phase began, from the start of the recovery.
+	Start    time.Duration `json:"start"`
 	Duration time.Duration `json:"duration"`
 	Status   string        `json:"status"`
 	Detail   string        `json:"detail,omitempty"`
+}
+
+// Lane is one cluster's own pipeline within a recovery.
+type Lane struct {
+	Cluster string  `json:"cluster"`
+	Phases  []Phase `json:"phases"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // RTO is a recovery's measured time against its objective.
@@ -31,40 +49,102 @@ type RTO struct {
 	Total     time.Duration `json:"total"`
 	Objective time.Duration `json:"objective,omitempty"`
 	// Met is true when there is no objective or Total is within it.
-	Met    bool    `json:"met"`
+	Met bool `json:"met"`
+	// Phases add up to Total: the shared steps, then the phases of the
+	// cluster that finished last (its lane is the critical path), the
+	// report, and rekindle's own time between them.
 	Phases []Phase `json:"phases"`
+	// Lanes are every cluster's phases, side by side in time.
+	Lanes []Lane `json:"lanes,omitempty"`
+	// Critical names the cluster whose lane is in Phases.
+	Critical string `json:"critical,omitempty"`
 }
 
-// phases maps the pipeline's steps onto recovery phases. The replay step
-// splits into replay (until every object was applied) and healthy (until
-// every object was healthy), taken from the slowest cluster.
-func phases(sum *bootstrap.Summary) []Phase {
-	byStep := map[string]bootstrap.StepSummary{}
-	for _, s := range sum.Steps {
-		byStep[s.Name] = s
+var envPhases = map[string]string{
+	bootstrap.StepFetch: PhaseFetch, bootstrap.StepValidate: PhaseValidate,
+	bootstrap.StepDetect: PhaseDetect, bootstrap.StepInfra: PhaseInfra,
+}
+
+var lanePhases = map[string]string{
+	bootstrap.StepClusters: PhaseCluster, bootstrap.StepSecrets: PhaseSecrets, bootstrap.StepAgent: PhaseAgent,
+	bootstrap.StepReplay: PhaseReplay, bootstrap.StepVerify: PhaseVerify,
+}
+
+// phases maps a run's steps onto recovery phases that add up to total:
+// the shared steps, the critical cluster's lane, the report, and the rest
+// as PhaseOther. A lane's replay splits into replay (until every object was
+// applied) and healthy (until every object was healthy).
+func phases(sum *bootstrap.Summary, start time.Time, total time.Duration) ([]Phase, []Lane, string) {
+	if sum == nil {
+		return nil, nil, ""
 	}
 	var out []Phase
-	add := func(name, step string) {
-		if s, ok := byStep[step]; ok {
-			out = append(out, Phase{Name: name, Duration: s.Duration, Status: s.Status, Detail: s.Detail})
+	var sharedEnd time.Duration
+	for _, s := range sum.Steps {
+		if name, ok := envPhases[s.Name]; ok {
+			ph := phaseOf(name, s, start)
+			out = append(out, ph)
+			sharedEnd = max(sharedEnd, ph.Start+ph.Duration)
 		}
 	}
-	add(PhaseDetect, bootstrap.StepDetect)
-	add(PhaseInfra, bootstrap.StepInfra)
-	add(PhaseCluster, bootstrap.StepClusters)
-	add(PhaseAgent, bootstrap.StepAgent)
-	if s, ok := byStep[bootstrap.StepReplay]; ok {
-		var applied time.Duration
-		for _, c := range sum.Clusters {
-			applied = max(applied, c.AppliedAfter)
+	var lanes []Lane
+	critical, criticalEnd := -1, time.Duration(0)
+	for _, cs := range sum.Clusters {
+		l := Lane{Cluster: cs.Name, Error: cs.Error}
+		for i, s := range cs.Steps {
+			name, ok := lanePhases[s.Name]
+			if !ok {
+				continue
+			}
+			ph := phaseOf(name, s, start)
+			if i == 0 && ph.Start > sharedEnd {
+				l.Phases = append(l.Phases, Phase{Name: PhaseWait, Start: sharedEnd, Duration: ph.Start - sharedEnd, Status: bootstrap.StatusDone,
+					Detail: "behind the clusters it needs or an apply slot"})
+			}
+			if name == PhaseReplay && cs.AppliedAfter > 0 && cs.AppliedAfter < ph.Duration {
+				healthy := ph
+				ph.Duration, ph.Detail = cs.AppliedAfter, "until every object was applied"
+				healthy.Name, healthy.Start, healthy.Duration = PhaseHealthy, ph.Start+ph.Duration, healthy.Duration-ph.Duration
+				healthy.Detail = "until every object was healthy"
+				l.Phases = append(l.Phases, ph, healthy)
+				continue
+			}
+			l.Phases = append(l.Phases, ph)
 		}
-		applied = min(applied, s.Duration)
-		out = append(out,
-			Phase{Name: PhaseReplay, Duration: applied, Status: s.Status, Detail: "until every object was applied"},
-			Phase{Name: PhaseHealthy, Duration: s.Duration - applied, Status: s.Status, Detail: s.Detail})
+		if n := len(l.Phases); n > 0 {
+			if end := l.Phases[n-1].Start + l.Phases[n-1].Duration; critical < 0 || end > criticalEnd {
+				critical, criticalEnd = len(lanes), end
+			}
+		}
+		lanes = append(lanes, l)
 	}
-	add(PhaseVerify, bootstrap.StepVerify)
-	return out
+	name := ""
+	if critical >= 0 {
+		out = append(out, lanes[critical].Phases...)
+		name = lanes[critical].Cluster
+	}
+	for _, s := range sum.Steps {
+		if s.Name == bootstrap.StepReport {
+			out = append(out, phaseOf(PhaseReport, s, start))
+		}
+	}
+	var counted time.Duration
+	for _, ph := range out {
+		counted += ph.Duration
+	}
+	if rest := total - counted; rest > 0 {
+		out = append(out, Phase{Name: PhaseOther, Duration: rest, Status: bootstrap.StatusDone,
+			Detail: "rekindle's own time between steps (opening the environment, locking, checkpoints)"})
+	}
+	return out, lanes, name
+}
+
+func phaseOf(name string, s bootstrap.StepSummary, start time.Time) Phase {
+	var at time.Duration
+	if !s.Started.IsZero() {
+		at = s.Started.Sub(start)
+	}
+	return Phase{Name: name, Start: at, Duration: s.Duration, Status: s.Status, Detail: s.Detail}
 }
 
 // Overage says how the recovery compares with its objective, e.g.
@@ -80,6 +160,7 @@ func (r RTO) Overage() string {
 	return fmt.Sprintf("recovered in %s, %s over the %s objective", total, (r.Total - r.Objective).Round(time.Millisecond), r.Objective)
 }
 
-func newRTO(total, objective time.Duration, ph []Phase) RTO {
-	return RTO{Total: total, Objective: objective, Met: objective <= 0 || total <= objective, Phases: ph}
+func newRTO(sum *bootstrap.Summary, start time.Time, total, objective time.Duration) RTO {
+	ph, lanes, critical := phases(sum, start, total)
+	return RTO{Total: total, Objective: objective, Met: objective <= 0 || total <= objective, Phases: ph, Lanes: lanes, Critical: critical}
 }

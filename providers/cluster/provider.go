@@ -62,3 +62,20 @@ type Provider interface {
 
 // Progress receives one call per finished stage of long work.
 type Progress func(stage string, took time.Duration)
+
+// Capabilities are what a provider's clusters can do. The pipeline asks
+// these questions, never a provider's name.
+type Capabilities struct {
+	// SimulatedPods: pods never run (kwok), so an agent runs on the host.
+	SimulatedPods bool
+	// Deletable: rekindle made the cluster and may delete it, or replace it
+	// when it no longer answers. An existing cluster is never deleted.
+	Deletable bool
+	// SelfRemediating: the provider replaces a broken cluster itself
+	// (Cluster API); a recovery waits for it instead of replacing it.
+	SelfRemediating bool
+	// Local: the cluster runs on this machine, so creating it costs this
+	// machine's CPU and memory (kwok, kind); it bounds how many are created
+	// at once.
+	Local bool
+}

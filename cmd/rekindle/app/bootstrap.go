@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,6 +19,7 @@ type pipelineFlags struct {
 	terraform     string
 	toolsDir      string
 	replayTimeout time.Duration
+	parallel      int
 }
 
 func (p *pipelineFlags) add(cmd *cobra.Command) {
@@ -26,6 +28,8 @@ func (p *pipelineFlags) add(cmd *cobra.Command) {
 	f.StringVar(&p.terraform, "terraform", "", "terraform binary (default: terraform on PATH)")
 	f.StringVar(&p.toolsDir, "tools-dir", "", "directory of the kwok cluster binaries (default: REKINDLE_TOOLS_DIR or ~/.cache/rekindle/tools/<version>/bin)")
 	f.DurationVar(&p.replayTimeout, "replay-timeout", 10*time.Minute, "how long to wait for each cluster's workloads to be applied and healthy")
+	f.IntVar(&p.parallel, "parallel", 0, "how many clusters to create (and install agents on) at once; replays are awaited side by side regardless. "+
+		"0: 4 per CPU core when any cluster is local (kwok, kind), else 16")
 }
 
 // options builds bootstrap options from the flags, with progress on stderr.
@@ -43,6 +47,10 @@ func (p *pipelineFlags) options(g *globals) (bootstrap.Options, error) {
 		Terraform:     p.terraform,
 		ToolsDir:      p.toolsDir,
 		ReplayTimeout: p.replayTimeout,
+		Parallel:      p.parallel,
+	}
+	if p.parallel < 0 {
+		return bootstrap.Options{}, usageErrorf("--parallel must be 0 (the default) or more, got %d", p.parallel)
 	}
 	if g.verbosity >= 4 {
 		opts.Log = g.streams.Err
@@ -178,14 +186,28 @@ func printSummary(g *globals, sum *bootstrap.Summary) {
 		tw.Flush()
 		return
 	}
-	fmt.Fprintln(tw, "CLUSTER\tPROVIDER\tAPI SERVER\tOBJECTS\tHEALTHY\tKUBECONFIG")
+	fmt.Fprintln(tw, "CLUSTER\tPROVIDER\tRESULT\tAPI SERVER\tOBJECTS\tHEALTHY\tKUBECONFIG")
 	for _, c := range sum.Clusters {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", c.Name, c.Provider, dash(c.APIServer), c.Desired, c.Healthy, dash(c.Kubeconfig))
+		result := "up"
+		if c.Error != "" {
+			result = "failed: " + firstLineOf(c.Error)
+		} else if !c.Ready {
+			result = "not ready"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", c.Name, c.Provider, result, dash(c.APIServer), c.Desired, c.Healthy, dash(c.Kubeconfig))
 	}
 	tw.Flush()
 	if len(sum.Clusters) > 0 && sum.Clusters[0].Kubeconfig != "" {
 		fmt.Fprintf(w, "\nUse a cluster: export KUBECONFIG=%s; kubectl get syncs -A\n", sum.Clusters[0].Kubeconfig)
 	}
+}
+
+func firstLineOf(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	if len(line) > 80 {
+		line = line[:77] + "..."
+	}
+	return line
 }
 
 // classify maps pipeline errors onto exit codes (bad input: 2).

@@ -50,7 +50,7 @@ state and API address, how its agent runs, and the agent's Sync status
 			tw.Flush()
 			fmt.Fprintln(w)
 			tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLUSTER\tPROVIDER\tSTATE\tAPI SERVER\tAGENT\tSYNC\tCOMMIT\tDESIRED\tHEALTHY")
+			fmt.Fprintln(tw, "CLUSTER\tPROVIDER\tSTATE\tSTEPS\tAPI SERVER\tAGENT\tSYNC\tCOMMIT\tDESIRED\tHEALTHY")
 			for _, c := range st.Clusters {
 				ready, commit, desired, healthy := "-", "-", "-", "-"
 				if c.Sync != nil {
@@ -70,7 +70,13 @@ state and API address, how its agent runs, and the agent's Sync status
 				if c.Reason != "" {
 					state += " (" + c.Reason + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Provider, state, dash(c.APIServer), dash(c.Agent), ready, dash(commit), desired, healthy)
+				done := 0
+				for _, s := range c.Steps {
+					if s.Done {
+						done++
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Provider, state, done, len(c.Steps), dash(c.APIServer), dash(c.Agent), ready, dash(commit), desired, healthy)
 			}
 			return tw.Flush()
 		},

@@ -302,3 +302,7 @@ func (p *provider) List(ctx context.Context) ([]cluster.Info, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
+
+// Capabilities of Cluster API workload clusters: rekindle deletes them on
+// destroy, but a broken one is remediated by Cluster API, not replaced.
+var Capabilities = cluster.Capabilities{Deletable: true, SelfRemediating: true}

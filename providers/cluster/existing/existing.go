@@ -89,3 +89,7 @@ func (p *provider) probe(ctx context.Context, name, kubeconfig, kubeContext stri
 	info.APIServer, info.State, info.Reason = cluster.Probe(ctx, kubeconfig, kubeContext)
 	return info
 }
+
+// Capabilities of existing clusters: rekindle did not make them and never
+// deletes or replaces them.
+var Capabilities = cluster.Capabilities{}

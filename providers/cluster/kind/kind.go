@@ -255,3 +255,6 @@ func (p *provider) List(ctx context.Context) ([]cluster.Info, error) {
 	}
 	return out, nil
 }
+
+// Capabilities of kind clusters: local, with real pods.
+var Capabilities = cluster.Capabilities{Deletable: true, Local: true}

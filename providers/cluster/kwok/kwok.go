@@ -392,3 +392,7 @@ func (p *provider) withComponentLogs(ps paths, err error) error {
 	fmt.Fprintf(&b, "\n(kwokctl output: %s; component logs: %s)", ps.log, filepath.Join(ps.clusterDir, "logs"))
 	return fmt.Errorf("%w%s", err, b.String())
 }
+
+// Capabilities of kwok clusters: local control planes whose pods are
+// simulated, so agents run on the host.
+var Capabilities = cluster.Capabilities{SimulatedPods: true, Deletable: true, Local: true}
