@@ -10,16 +10,19 @@ const (
 	StepInfra    = "infra"
 	StepClusters = "clusters"
 	StepSecrets  = "secrets"
-	StepAgent    = "agent"
-	StepReplay   = "replay"
-	StepVerify   = "verify"
-	StepReport   = "report"
+	// StepPreflight checks, against the live cluster, that every object of
+	// its render can be applied (namespaces, kinds) before an agent tries.
+	StepPreflight = "preflight"
+	StepAgent     = "agent"
+	StepReplay    = "replay"
+	StepVerify    = "verify"
+	StepReport    = "report"
 	// StepLose is a drill's simulated loss, outside the pipeline.
 	StepLose = "lose"
 )
 
 // Steps lists the pipeline's steps in order.
-var Steps = []string{StepFetch, StepValidate, StepInfra, StepClusters, StepSecrets, StepAgent, StepReplay, StepVerify, StepReport}
+var Steps = []string{StepFetch, StepValidate, StepInfra, StepClusters, StepSecrets, StepPreflight, StepAgent, StepReplay, StepVerify, StepReport}
 
 // Event statuses.
 const (

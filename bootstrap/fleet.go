@@ -13,7 +13,7 @@ import (
 )
 
 // ClusterSteps are each cluster's own pipeline, in order.
-var ClusterSteps = []string{StepClusters, StepSecrets, StepAgent, StepReplay, StepVerify}
+var ClusterSteps = []string{StepClusters, StepSecrets, StepPreflight, StepAgent, StepReplay, StepVerify}
 
 // lane is one cluster's pipeline in a run. Only its own goroutine writes it.
 type lane struct {
@@ -64,7 +64,8 @@ func (r *run) fleet(ctx context.Context, sum *Summary) error {
 		}
 		jobs[i] = dag.Job{Name: c.Name, Deps: deps,
 			Apply: func(ctx context.Context) error {
-				return r.laneSteps(ctx, l, namedStep{StepClusters, r.createCluster}, namedStep{StepSecrets, r.placeSecrets}, namedStep{StepAgent, r.installAgent})
+				return r.laneSteps(ctx, l, namedStep{StepClusters, r.createCluster}, namedStep{StepSecrets, r.placeSecrets},
+					namedStep{StepPreflight, r.preflight}, namedStep{StepAgent, r.installAgent})
 			},
 			Wait: func(ctx context.Context) error {
 				return r.laneSteps(ctx, l, namedStep{StepReplay, r.replayCluster}, namedStep{StepVerify, r.verifyCluster})

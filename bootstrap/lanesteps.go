@@ -141,3 +141,32 @@ func summarizeList(items []string, n int) string {
 	}
 	return fmt.Sprintf("%s; and %d more", strings.Join(items[:n], "; "), len(items)-n)
 }
+
+// preflight stops a cluster's pipeline before its agent starts when its
+// render holds objects no pass could apply: a namespace nothing creates and
+// the cluster lacks, a kind no CRD serves. Each is named.
+func (r *run) preflight(ctx context.Context, l *lane) (string, bool, error) {
+	if r.opts.DryRun {
+		return "would check that every object's namespace and kind exist or are created", false, nil
+	}
+	rc, err := r.repo.Render(ctx, r.env, l.c.Name, r.renderOptions())
+	if err != nil {
+		return "", false, err
+	}
+	ap, err := r.applier(l.sum)
+	if err != nil {
+		return "", false, err
+	}
+	blocked, err := ap.Preflight(ctx, rc)
+	if err != nil {
+		return "", false, err
+	}
+	if len(blocked) > 0 {
+		lines := make([]string, len(blocked))
+		for i, b := range blocked {
+			lines[i] = b.String()
+		}
+		return "", false, &UsageError{fmt.Sprintf("%d object(s) can never be applied to cluster %q:\n  %s", len(blocked), l.c.Name, strings.Join(lines, "\n  "))}
+	}
+	return fmt.Sprintf("%d object(s): every namespace and kind exists or is created", len(rc.AllObjects())), false, nil
+}

@@ -31,11 +31,14 @@ func Rehearse(ctx context.Context, opts RehearseOptions) (*bootstrap.Summary, er
 	case "", "auto":
 		// kind where a container runtime works, kwok everywhere else.
 		opts.Provider = "kwok"
-		if err := kind.Available(ctx); err == nil {
+		why := ""
+		if err := kind.Available(ctx, ""); err == nil {
 			opts.Provider = "kind"
+		} else {
+			why = " (kind cannot start a cluster here: " + err.Error() + ")"
 		}
 		if opts.Events != nil {
-			opts.Events(bootstrap.Event{Time: time.Now(), Step: bootstrap.StepFetch, Status: bootstrap.StatusInfo, Detail: "rehearsing on " + opts.Provider + " clusters"})
+			opts.Events(bootstrap.Event{Time: time.Now(), Step: bootstrap.StepFetch, Status: bootstrap.StatusInfo, Detail: "rehearsing on " + opts.Provider + " clusters" + why})
 		}
 	case "kwok", "kind":
 	default:

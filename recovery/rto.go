@@ -12,19 +12,20 @@ import (
 // needs, or an apply slot); PhaseOther is rekindle's own time between
 // steps, so that the phases add up to the RTO.
 const (
-	PhaseFetch    = "fetch"
-	PhaseValidate = "validate"
-	PhaseDetect   = "detect"
-	PhaseInfra    = "infra"
-	PhaseWait     = "wait"
-	PhaseCluster  = "cluster"
-	PhaseSecrets  = "secrets"
-	PhaseAgent    = "agent"
-	PhaseReplay   = "replay"
-	PhaseHealthy  = "healthy"
-	PhaseVerify   = "verify"
-	PhaseReport   = "report"
-	PhaseOther    = "other"
+	PhaseFetch     = "fetch"
+	PhaseValidate  = "validate"
+	PhaseDetect    = "detect"
+	PhaseInfra     = "infra"
+	PhaseWait      = "wait"
+	PhaseCluster   = "cluster"
+	PhaseSecrets   = "secrets"
+	PhasePreflight = "preflight"
+	PhaseAgent     = "agent"
+	PhaseReplay    = "replay"
+	PhaseHealthy   = "healthy"
+	PhaseVerify    = "verify"
+	PhaseReport    = "report"
+	PhaseOther     = "other"
 )
 
 // Phase is one timed part of a recovery.
@@ -66,7 +67,7 @@ var envPhases = map[string]string{
 }
 
 var lanePhases = map[string]string{
-	bootstrap.StepClusters: PhaseCluster, bootstrap.StepSecrets: PhaseSecrets, bootstrap.StepAgent: PhaseAgent,
+	bootstrap.StepClusters: PhaseCluster, bootstrap.StepSecrets: PhaseSecrets, bootstrap.StepPreflight: PhasePreflight, bootstrap.StepAgent: PhaseAgent,
 	bootstrap.StepReplay: PhaseReplay, bootstrap.StepVerify: PhaseVerify,
 }
 

@@ -16,7 +16,7 @@ import (
 func TestCAPDExample(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := kind.Available(ctx); err != nil {
+	if err := kind.Available(ctx, ""); err != nil {
 		t.Skipf("skipping the CAPD end-to-end test: %v", err)
 	}
 	t.Skip("skipping the CAPD end-to-end test: a container runtime answers, but the CAPD, kubeadm and cert-manager images must be pulled, and this test has not been run where they can be; run the example by hand as docs/capi.md describes")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
 )
 
 // ErrNoRuntime says why kind cannot run here; every operation that needs a
@@ -27,9 +28,10 @@ type runtime struct {
 	option kindcluster.ProviderOption
 }
 
-// detectRuntime finds a Docker or Podman that works: its daemon (or service)
-// answers `info`, it does not refuse privileged containers, and, when the node
-// image is already present, a privileged container of it runs. want is
+// detectRuntime finds a Docker or Podman that can start kind's nodes: its
+// daemon (or service) answers `info`, the node image is present or can be
+// pulled, and a privileged container of it runs (kind's nodes are
+// privileged). With nodeImage empty only the daemon is checked. want is
 // "docker", "podman" or "" (KIND_EXPERIMENTAL_PROVIDER, else Docker then Podman).
 func detectRuntime(ctx context.Context, want, nodeImage string) (runtime, error) {
 	if want == "" {
@@ -69,11 +71,12 @@ func checkRuntime(ctx context.Context, name, nodeImage string) error {
 	if nodeImage == "" {
 		return nil
 	}
-	// When the node image is here already, prove that a privileged container
-	// of it starts (kind's nodes are privileged); otherwise kind pulls it and
-	// fails later, with its own error, if privileged containers are refused.
+	// Without the node image no cluster can start: pull it now, so that an
+	// offline machine says so at once instead of in the middle of a create.
 	if _, err := run(ctx, name, "image", "inspect", nodeImage); err != nil {
-		return nil
+		if out, err := run(ctx, name, "pull", nodeImage); err != nil {
+			return fmt.Errorf("%s has no node image %s and cannot pull it: %s", name, nodeImage, lastLine(out))
+		}
 	}
 	if out, err := run(ctx, name, "run", "--rm", "--privileged", "--entrypoint", "true", nodeImage); err != nil {
 		return fmt.Errorf("%s cannot run a privileged container: %v: %s", name, err, lastLine(out))
@@ -100,9 +103,14 @@ func lastLine(s string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// Available reports whether a container runtime kind can use answers here,
-// and why not when it does not (an error wrapping ErrNoRuntime).
-func Available(ctx context.Context) error {
-	_, err := detectRuntime(ctx, "", "")
+// Available reports whether kind can start a cluster here from nodeImage
+// (kind's default image when empty): a container runtime answers, the image
+// is present or can be pulled, and privileged containers of it run. When it
+// cannot, the error (wrapping ErrNoRuntime) says which piece is missing.
+func Available(ctx context.Context, nodeImage string) error {
+	if nodeImage == "" {
+		nodeImage = kinddefaults.Image
+	}
+	_, err := detectRuntime(ctx, "", nodeImage)
 	return err
 }
