@@ -25,7 +25,8 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 		return err
 	}
 	start := time.Now()
-	lastReport := time.Time{}
+	lastReport, lastLine := time.Time{}, ""
+	var blockedSince time.Time
 	var last *agent.Sync
 	for {
 		s, err := ap.GetSync(ctx, cs.Name)
@@ -55,14 +56,30 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 				}
 				return nil
 			}
-			if time.Since(lastReport) >= 5*time.Second {
-				r.info(StepReplay, cs.Name, "%d/%d applied, %d healthy%s", s.Status.Applied, s.Status.Desired, s.Status.Healthy, conditionNote(s))
-				lastReport = time.Now()
+			// A pass at this run's commit that the API server refused for
+			// good: the agent keeps retrying, but waiting cannot fix the
+			// render. One more pass (the agent retries within seconds)
+			// rules out a race with a CRD or Namespace being created.
+			if st := s.Condition(agent.ConditionStalled); st != nil && st.Status == "True" && st.Reason == agent.ReasonBlocked &&
+				(r.repo.Commit == "" || s.Status.LastAttemptedCommit == r.repo.Commit) {
+				if blockedSince.IsZero() {
+					blockedSince = time.Now()
+				} else if time.Since(blockedSince) >= blockedGrace {
+					return fmt.Errorf("cluster %q: the agent cannot apply this commit: %w", cs.Name, blockedError(s))
+				}
+			} else {
+				blockedSince = time.Time{}
+			}
+			// Progress when it changes, not on every poll.
+			line := fmt.Sprintf("%d/%d applied, %d healthy%s", s.Status.Applied, s.Status.Desired, s.Status.Healthy, conditionNote(s))
+			if line != lastLine {
+				r.info(StepReplay, cs.Name, "%s", line)
+				lastLine = line
 			}
 		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
 			// The agent has not written its first status yet.
 		default:
-			if time.Since(lastReport) >= 5*time.Second {
+			if time.Since(lastReport) >= 30*time.Second {
 				r.info(StepReplay, cs.Name, "reading Sync status: %v (retrying)", err)
 				lastReport = time.Now()
 			}
@@ -90,6 +107,26 @@ func conditionNote(s *agent.Sync) string {
 		}
 	}
 	return ""
+}
+
+// blockedGrace is how long a Blocked pass at the run's commit is waited out
+// before the run stops: long enough for the agent's next retry.
+const blockedGrace = 3 * time.Second
+
+// blockedError names the objects the cluster refused and why.
+func blockedError(s *agent.Sync) error {
+	var why []string
+	for _, f := range s.Status.Failed {
+		if f.Permanent {
+			why = append(why, f.String())
+		}
+	}
+	if len(why) == 0 {
+		for _, f := range s.Status.Failed {
+			why = append(why, f.String())
+		}
+	}
+	return fmt.Errorf("%d object(s) refused:\n  %s", len(why), strings.Join(why, "\n  "))
 }
 
 // notSyncedError explains what was still missing when the wait ended.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -109,7 +110,7 @@ func (a *Applier) apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	var failed []FailedObject
 	for i, err := range errs {
 		if err != nil {
-			failed = append(failed, FailedObject{Object: refOf(objs[i]).String(), Reason: err.Error()})
+			failed = append(failed, FailedObject{Object: refOf(objs[i]).String(), Reason: err.Error(), Permanent: permanent(err)})
 			continue
 		}
 		out = append(out, changes[i])
@@ -202,4 +203,18 @@ func drifted(plans []*workloadPlan, oldHashes map[string]string, configured []Ob
 	}
 	sortRefs(out)
 	return out
+}
+
+// permanent reports whether the API server refused an object in a way that
+// no retry fixes: its namespace or kind does not exist, it is invalid, or
+// the agent may not write it.
+func permanent(err error) bool {
+	switch {
+	case meta.IsNoMatchError(err), apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsForbidden(err):
+		return true
+	case apierrors.IsNotFound(err):
+		// An apply creates: NotFound means the namespace is missing.
+		return true
+	}
+	return false
 }

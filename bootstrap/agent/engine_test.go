@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -191,5 +193,26 @@ func TestCancelledPassFailsEveryUnfinishedWorkloadAndPrunesNothing(t *testing.T)
 	}
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatalf("ctx: %v", ctx.Err())
+	}
+}
+
+func TestPermanentFailures(t *testing.T) {
+	gr := schema.GroupResource{Resource: "namespaces"}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{apierrors.NewNotFound(gr, "guestbook"), true},
+		{&meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "example.com", Kind: "Widget"}}, true},
+		{apierrors.NewInvalid(schema.GroupKind{Kind: "Service"}, "web", nil), true},
+		{apierrors.NewForbidden(gr, "x", errors.New("rbac")), true},
+		{apierrors.NewConflict(gr, "x", errors.New("changed")), false},
+		{apierrors.NewServiceUnavailable("restarting"), false},
+		{apierrors.NewTimeoutError("slow", 1), false},
+		{context.DeadlineExceeded, false},
+	} {
+		if got := permanent(fmt.Errorf("apply: %w", tc.err)); got != tc.want {
+			t.Errorf("permanent(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

@@ -82,6 +82,10 @@ type FailedObject struct {
 	Workload string `json:"workload,omitempty"`
 	Object   string `json:"object,omitempty"`
 	Reason   string `json:"reason"`
+	// Permanent is set when retrying cannot help: the API server refused the
+	// object itself (its namespace or kind does not exist, it is invalid, or
+	// the agent may not write it). The render must change.
+	Permanent bool `json:"permanent,omitempty"`
 }
 
 func (f FailedObject) String() string {

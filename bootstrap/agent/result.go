@@ -10,6 +10,10 @@ import (
 // is far more often a broken blueprint than an intent.
 var ErrEmptyRender = errors.New("the render holds no objects; refusing to prune everything (set AllowEmpty to allow it)")
 
+// ErrBlocked marks a pass that failed on objects the API server refused for
+// good (FailedObject.Permanent).
+var ErrBlocked = errors.New("blocked: objects the cluster refuses whatever the retries")
+
 // SyncOptions tune one pass.
 type SyncOptions struct {
 	// AllowEmpty lets a render without any object prune everything the agent

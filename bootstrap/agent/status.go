@@ -44,6 +44,10 @@ const (
 	ReasonEmptyRender  = "EmptyRender"
 	ReasonApplyFailed  = "ApplyFailed"
 	ReasonPruneFailed  = "PruneFailed"
+	// ReasonBlocked: objects of the render were refused in a way no retry
+	// fixes (see FailedObject.Permanent); the agent still retries, in case
+	// the cluster changes, but a run waiting for it stops.
+	ReasonBlocked = "Blocked"
 )
 
 // SyncSpec identifies the cluster a Sync reports on.
@@ -234,6 +238,8 @@ func (a *Applier) recordResult(ctx context.Context, environment string, res *Res
 			reason = ReasonEmptyRender
 		case errors.Is(syncErr, errPrune):
 			reason = ReasonPruneFailed
+		case errors.Is(syncErr, ErrBlocked):
+			reason = ReasonBlocked
 		}
 		msg := truncate(syncErr.Error(), 1024)
 		setCondition(s, ConditionReady, metav1.ConditionFalse, reason, msg)

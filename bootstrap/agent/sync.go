@@ -101,7 +101,13 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 		if len(res.Failed) == 0 { // cancelled between the last workload and here
 			res.Failed = append(res.Failed, FailedObject{Reason: ctx.Err().Error()})
 		}
-		return fmt.Errorf("%d of %d workloads not ready; first: %s", countFailedWorkloads(res.Workloads), len(plans), res.Failed[0])
+		err := fmt.Errorf("%d of %d workloads not ready; first: %s", countFailedWorkloads(res.Workloads), len(plans), firstPermanent(res.Failed))
+		for _, f := range res.Failed {
+			if f.Permanent {
+				return fmt.Errorf("%w: %w", ErrBlocked, err)
+			}
+		}
+		return err
 	}
 
 	cur := newInventory(rc, plans)
@@ -217,4 +223,14 @@ func countFailedWorkloads(ws []WorkloadResult) int {
 		}
 	}
 	return n
+}
+
+// firstPermanent is the first failure no retry fixes, else the first one.
+func firstPermanent(f []FailedObject) FailedObject {
+	for _, o := range f {
+		if o.Permanent {
+			return o
+		}
+	}
+	return f[0]
 }
