@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 )
@@ -110,11 +111,7 @@ func (r *run) verifyCluster(ctx context.Context, l *lane) (string, bool, error) 
 	if r.opts.DryRun {
 		return "would check every rendered object is live, matches Git and is healthy", false, nil
 	}
-	rc, err := r.repo.Render(ctx, r.env, l.c.Name, r.renderOptions())
-	if err != nil {
-		return "", false, err
-	}
-	ap, err := r.applier(l.sum)
+	rc, ap, err := r.renderFor(ctx, l)
 	if err != nil {
 		return "", false, err
 	}
@@ -149,11 +146,7 @@ func (r *run) preflight(ctx context.Context, l *lane) (string, bool, error) {
 	if r.opts.DryRun {
 		return "would check that every object's namespace and kind exist or are created", false, nil
 	}
-	rc, err := r.repo.Render(ctx, r.env, l.c.Name, r.renderOptions())
-	if err != nil {
-		return "", false, err
-	}
-	ap, err := r.applier(l.sum)
+	rc, ap, err := r.renderFor(ctx, l)
 	if err != nil {
 		return "", false, err
 	}
@@ -169,4 +162,17 @@ func (r *run) preflight(ctx context.Context, l *lane) (string, bool, error) {
 		return "", false, &UsageError{fmt.Sprintf("%d object(s) can never be applied to cluster %q:\n  %s", len(blocked), l.c.Name, strings.Join(lines, "\n  "))}
 	}
 	return fmt.Sprintf("%d object(s): every namespace and kind exists or is created", len(rc.AllObjects())), false, nil
+}
+
+// renderFor renders the lane's cluster and connects to it.
+func (r *run) renderFor(ctx context.Context, l *lane) (*blueprints.RenderedCluster, *agent.Applier, error) {
+	rc, err := r.repo.Render(ctx, r.env, l.c.Name, r.renderOptions())
+	if err != nil {
+		return nil, nil, err
+	}
+	ap, err := r.applier(l.sum)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rc, ap, nil
 }
