@@ -52,12 +52,14 @@ func Load(dir string) (*Repo, error) {
 		return nil, err
 	}
 	r := &Repo{Dir: abs, file: file, lines: map[string]int{}}
-	bp, err := r.parse(data)
+	p := &problems{file: file, lines: r.lines}
+	bp, err := r.parse(data, p)
 	if err != nil {
 		return nil, err
 	}
 	r.Blueprint = bp
-	if err := r.validate(); err != nil {
+	r.validate(p)
+	if err := p.err(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -65,8 +67,10 @@ func Load(dir string) (*Repo, error) {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-func (r *Repo) parse(data []byte) (*Blueprint, error) {
-	p := &problems{file: r.file, lines: r.lines}
+// parse decodes rekindle.yaml. Schema problems go to p and what they refer
+// to is left out of the returned Blueprint, so that validation can go on and
+// report the rest in the same run; only YAML that does not parse stops here.
+func (r *Repo) parse(data []byte, p *problems) (*Blueprint, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -89,7 +93,11 @@ func (r *Repo) parse(data []byte) (*Blueprint, error) {
 	}
 	checkSchema(&root, reflect.TypeOf(Blueprint{}), "", p)
 	if len(p.list) > 0 {
-		return nil, p.err()
+		// Decode what the schema check kept.
+		var err error
+		if data, err = yaml.Marshal(&root); err != nil {
+			return nil, p.err()
+		}
 	}
 	js, err := sigsyaml.YAMLToJSON(data)
 	if err != nil {
@@ -97,8 +105,9 @@ func (r *Repo) parse(data []byte) (*Blueprint, error) {
 	}
 	var bp Blueprint
 	if err := json.Unmarshal(js, &bp); err != nil {
-		// The schema walk accepted the types, so this is a value problem (a bad duration).
-		return nil, &InvalidError{Problems: []Problem{{File: r.file, Message: err.Error()}}}
+		// The schema walk accepted the types and the durations; keep its findings.
+		p.list = append(p.list, Problem{File: r.file, Message: err.Error()})
+		return nil, p.err()
 	}
 	return &bp, nil
 }

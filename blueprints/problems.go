@@ -49,12 +49,34 @@ type problems struct {
 	file  string
 	lines map[string]int
 	list  []Problem
+	// bad holds the field paths the schema check refused (and cut from the
+	// tree): later checks say nothing more about them or what they hold.
+	bad map[string]bool
 }
 
 // add records a problem at a field path such as spec.environments[0].name; the
 // line is that of the path, or of its nearest parent that has one.
 func (p *problems) add(field, format string, args ...any) {
+	if p.underBad(field) {
+		return
+	}
 	p.list = append(p.list, Problem{File: p.file, Line: p.lineOf(field), Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) markBad(field string) {
+	if p.bad == nil {
+		p.bad = map[string]bool{}
+	}
+	p.bad[field] = true
+}
+
+func (p *problems) underBad(field string) bool {
+	for f := field; f != ""; f = parentPath(f) {
+		if p.bad[f] {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *problems) lineOf(field string) int {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -13,7 +14,10 @@ var durationType = reflect.TypeOf(Duration{})
 
 // checkSchema walks a YAML node against a Go type (through its json tags),
 // recording the line of every field and a problem for each unknown field or
-// value of the wrong type. It never stops at the first problem.
+// value of the wrong type. It never stops at the first problem: what it
+// refuses is cut from the tree (unknown fields removed, values of the wrong
+// type set to null) and marked bad, so the rest can still be decoded and
+// validated in the same run without reporting the same mistake twice.
 func checkSchema(n *yaml.Node, t reflect.Type, path string, p *problems) {
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		checkSchema(n.Content[0], t, path, p)
@@ -22,6 +26,16 @@ func checkSchema(n *yaml.Node, t reflect.Type, path string, p *problems) {
 	if path != "" {
 		p.lines[path] = n.Line
 	}
+	before := len(p.list)
+	defer func() {
+		for _, q := range p.list[before:] {
+			if q.Field == path {
+				p.markBad(path)
+				nullify(n)
+				return
+			}
+		}
+	}()
 	if n.Kind == yaml.AliasNode {
 		p.add(path, "YAML aliases are not allowed in %s", FileName)
 		return
@@ -35,6 +49,8 @@ func checkSchema(n *yaml.Node, t reflect.Type, path string, p *problems) {
 	if t == durationType {
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
 			p.add(path, "must be a duration string like \"10m\", got %s", describe(n))
+		} else if _, err := time.ParseDuration(n.Value); err != nil {
+			p.add(path, "invalid duration %q (use a form like 90s, 10m, 1h)", n.Value)
 		}
 		return
 	}
@@ -46,6 +62,7 @@ func checkSchema(n *yaml.Node, t reflect.Type, path string, p *problems) {
 		}
 		fields := jsonFields(t)
 		seen := map[string]bool{}
+		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			fp := join(path, k.Value)
@@ -62,7 +79,11 @@ func checkSchema(n *yaml.Node, t reflect.Type, path string, p *problems) {
 			}
 			checkSchema(v, ft, fp, p)
 			p.lines[fp] = k.Line
+			if !p.bad[fp] {
+				kept = append(kept, k, v)
+			}
 		}
+		n.Content = kept
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			p.add(path, "must be a list, got %s", describe(n))
@@ -94,6 +115,12 @@ func checkSchema(n *yaml.Node, t reflect.Type, path string, p *problems) {
 			p.add(path, "must be true or false, got %s", describe(n))
 		}
 	}
+}
+
+// nullify turns a refused node into a null scalar, in place, so its place in
+// lists (and so the index of its siblings) is kept.
+func nullify(n *yaml.Node) {
+	*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null", Line: n.Line, Column: n.Column}
 }
 
 // checkNoAliases refuses aliases in free-form values: they are how YAML bombs grow.

@@ -14,8 +14,7 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // validate checks what the schema cannot: required fields, names, paths,
 // providers and dependsOn. Every problem is reported.
-func (r *Repo) validate() error {
-	p := &problems{file: r.file, lines: r.lines}
+func (r *Repo) validate(p *problems) {
 	bp := r.Blueprint
 	if bp.APIVersion != APIVersion {
 		p.add("apiVersion", "must be %q, got %q", APIVersion, bp.APIVersion)
@@ -33,7 +32,6 @@ func (r *Repo) validate() error {
 	for i := range bp.Spec.Environments {
 		r.validateEnvironment(p, fmt.Sprintf("spec.environments[%d]", i), &bp.Spec.Environments[i], envNames)
 	}
-	return p.err()
 }
 
 func (r *Repo) validateEnvironment(p *problems, path string, env *Environment, seen map[string]bool) {

@@ -42,11 +42,23 @@ func TestLoadInvalid(t *testing.T) {
 			{21, "spec.environments[0].clusters[0].workloads[1]", "needs either path"},
 		}},
 		{"bad-yaml", []want{{8, "", "not valid YAML"}}},
-		{"yaml-alias", []want{{13, "spec.environments[0].infra.terraform.vars.b", "YAML aliases are not allowed"}}},
+		{"yaml-alias", []want{
+			{10, "spec.environments[0].infra.terraform.dir", `path "infra" does not exist in the repo`},
+			{13, "spec.environments[0].infra.terraform.vars.b", "YAML aliases are not allowed"},
+		}},
 		{"template-without-infra", []want{{9, "spec.environments[0].clusters[0].name", "uses a template but the environment has no infra.terraform"}}},
 		{"agent-rbac", []want{
 			{12, "spec.environments[0].clusters[0].agent.rbac", "scoped needs an allow list"},
 			{16, "spec.environments[0].clusters[1].agent.rbac", `unknown mode "namespaced" (want cluster-admin or scoped)`},
+		}},
+		{"all-at-once", []want{
+			{10, "spec.environments[0].clusters[0].provider", `unknown provider "kwk"`},
+			{12, "spec.environments[0].clusters[0].kwok.node", "unknown field (known fields: nodes)"},
+			{15, "spec.environments[0].clusters[0].workloads[0].path", `path "workloads/nope" does not exist in the repo`},
+			{18, "spec.environments[0].clusters[0].workloads[1].dependsOn[0]", `unknown workload "database"`},
+			{19, "spec.environments[0].clusters[0].workloads[2].name", `duplicate name "apps"`},
+			{21, "spec.environments[0].clusters[0].workloads[2].nameSpace", "unknown field"},
+			{24, "spec.environments[1].recovery.rto", `invalid duration "soon"`},
 		}},
 		{"symlink-escape", []want{{13, "spec.environments[0].clusters[0].workloads[0].path", `path "apps" leaves the repo through a symlink`}}},
 	}
