@@ -91,9 +91,11 @@ var clusterScoped = map[string]bool{
 // Custom resources follow the scope of their CRD when it is in the same set;
 // kinds it cannot place are left alone.
 func setDefaultNamespace(objs []*unstructured.Unstructured, ns string) {
-	if ns == "" {
-		ns = "default"
-	}
+	setDefaultNamespaceWith(objs, ns, crdScopes(objs))
+}
+
+// crdScopes maps the kind of every CRD in objs to its scope.
+func crdScopes(objs []*unstructured.Unstructured) map[string]string {
 	crdScope := map[string]string{}
 	for _, o := range objs {
 		if IsCRD(o) {
@@ -101,6 +103,15 @@ func setDefaultNamespace(objs []*unstructured.Unstructured, ns string) {
 			scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
 			crdScope[kind] = scope
 		}
+	}
+	return crdScope
+}
+
+// setDefaultNamespaceWith is setDefaultNamespace with the CRD scopes given
+// (those of the whole cluster's render).
+func setDefaultNamespaceWith(objs []*unstructured.Unstructured, ns string, crdScope map[string]string) {
+	if ns == "" {
+		ns = "default"
 	}
 	for _, o := range objs {
 		if o.GetNamespace() != "" || clusterScoped[o.GetKind()] {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rekindle-dev/rekindle/providers/sops"
 )
@@ -22,6 +25,12 @@ type RenderOptions struct {
 	// decrypt. A file that does not decrypt then no longer stops the render
 	// (its ciphertext stands in for it), so that one render finds them all.
 	OnEncrypted func(file string, err error)
+	// Live, when set, are the live cluster's capabilities (the agent's:
+	// its server version and every API version discovery lists); charts
+	// are then rendered as `helm install` on that cluster would. Nil: the
+	// offline version of KubeVersionFor and Helm's built-in API versions.
+	// The render's CRDs are added either way.
+	Live *Capabilities
 }
 
 // Render turns one cluster's workloads into the objects the cluster must hold,
@@ -35,31 +44,122 @@ func (r *Repo) Render(ctx context.Context, envName, clusterName string, opts Ren
 	if err != nil {
 		return nil, err
 	}
-	rc := &RenderedCluster{Environment: env.Name, Cluster: c.Name, Commit: r.Commit}
+	rc := &RenderedCluster{Environment: env.Name, Cluster: c.Name, Provider: c.Provider, Commit: r.Commit}
+	r.locate(rc, env, c)
+	base := Capabilities{}
+	if opts.Live != nil {
+		base = *opts.Live
+		if base.KubeVersionFrom == "" {
+			base.KubeVersionFrom = KubeVersionFromLive
+		}
+	} else {
+		base.KubeVersion, base.KubeVersionFrom = KubeVersionFor(*c)
+	}
 	d := r.newDecrypter(opts)
-	for _, w := range sortWorkloads(c.Workloads) {
+	ws := sortWorkloads(c.Workloads)
+	rws := make([]*RenderedWorkload, len(ws))
+	fail := func(w Workload, err error) error {
+		return d.scrub(fmt.Errorf("render workload %q of cluster %q: %w", w.Name, c.Name, err))
+	}
+	// Plain and kustomize workloads first, and every chart loaded: their
+	// CRDs are API versions the charts can see.
+	var crds []string
+	charts := make([]*loadedChart, len(ws))
+	for i, w := range ws {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rw, err := r.renderWorkload(ctx, w, d)
-		if err == nil && c.Allow != nil {
-			err = checkAllowed(rw.Objects, c.Allow)
+		if w.isHelm() {
+			if charts[i], err = r.loadChart(ctx, w); err != nil {
+				return nil, fail(w, err)
+			}
+			crds = append(crds, charts[i].crdAPIVersions()...)
+			continue
 		}
+		if rws[i], err = r.renderWorkload(ctx, w, d, nil); err != nil {
+			return nil, fail(w, err)
+		}
+		crds = append(crds, crdAPIVersions(rws[i].Objects)...)
+	}
+	// Then the charts; once more if their templates define CRDs the first
+	// pass did not know, so that every chart sees every CRD of the render.
+	for pass := 0; pass < 2; pass++ {
+		hc, err := newHelmCaps(base, crds)
 		if err != nil {
-			return nil, d.scrub(fmt.Errorf("render workload %q of cluster %q: %w", w.Name, c.Name, err))
+			return nil, fmt.Errorf("render cluster %q: %w", c.Name, err)
 		}
-		rc.Workloads = append(rc.Workloads, *rw)
+		rc.Capabilities = Capabilities{KubeVersion: hc.kube.Version, KubeVersionFrom: base.KubeVersionFrom, APIVersions: hc.apis}
+		var more []string
+		for i, w := range ws {
+			if !w.isHelm() {
+				continue
+			}
+			if rws[i], err = r.renderWorkload(ctx, w, d, &helmInput{chart: charts[i], caps: hc}); err != nil {
+				return nil, fail(w, err)
+			}
+			for _, a := range crdAPIVersions(rws[i].Objects) {
+				if !hc.has(a) {
+					more = append(more, a)
+				}
+			}
+		}
+		if len(more) == 0 {
+			break
+		}
+		crds = append(crds, more...)
+	}
+	// Custom resources whose CRD another workload brings go to the
+	// workload's namespace too, as they would when applied.
+	var all []*unstructured.Unstructured
+	for _, rw := range rws {
+		all = append(all, rw.Objects...)
+	}
+	scopes := crdScopes(all)
+	for i, w := range ws {
+		ns := w.TargetNamespace()
+		if rws[i].Helm != nil {
+			ns = rws[i].Helm.Namespace
+		}
+		setDefaultNamespaceWith(rws[i].Objects, ns, scopes)
+		sortObjects(rws[i].Objects)
+		if c.Allow != nil {
+			if err := checkAllowed(rws[i].Objects, c.Allow); err != nil {
+				return nil, fail(w, err)
+			}
+		}
+		rc.Workloads = append(rc.Workloads, *rws[i])
+	}
+	addCreatedNamespaces(rc, ws)
+	if c.Allow != nil {
+		if err := checkAllowed(rc.CreatedNamespaces, c.Allow); err != nil {
+			return nil, fmt.Errorf("render cluster %q: namespaces rekindle would create: %w", c.Name, err)
+		}
 	}
 	return rc, nil
 }
 
-func (r *Repo) renderWorkload(ctx context.Context, w Workload, d *decrypter) (*RenderedWorkload, error) {
+// locate records where the cluster and its workloads are in rekindle.yaml.
+func (r *Repo) locate(rc *RenderedCluster, env *Environment, c *Cluster) {
+	ei := slices.IndexFunc(r.Blueprint.Spec.Environments, func(e Environment) bool { return e.Name == env.Name })
+	ci := slices.IndexFunc(env.Clusters, func(o Cluster) bool { return o.Name == c.Name })
+	rc.field = fmt.Sprintf("spec.environments[%d].clusters[%d]", ei, ci)
+	rc.fields = map[string]string{}
+	for i, w := range c.Workloads {
+		f := fmt.Sprintf("%s.workloads[%d]", rc.field, i)
+		if !w.CreatesNamespace() {
+			f += ".createNamespace"
+		}
+		rc.fields[w.Name] = f
+	}
+}
+
+func (r *Repo) renderWorkload(ctx context.Context, w Workload, d *decrypter, h *helmInput) (*RenderedWorkload, error) {
 	rw := &RenderedWorkload{Name: w.Name, DependsOn: w.DependsOn}
 	var err error
 	switch {
 	case w.Helm != nil:
 		rw.Source = SourceHelm
-		rw.Objects, rw.Helm, err = r.renderHelm(ctx, w, d)
+		rw.Objects, rw.Helm, err = r.renderHelm(ctx, w, d, h)
 	default:
 		dir, perr := r.Path(w.Path)
 		if perr != nil {
@@ -67,7 +167,7 @@ func (r *Repo) renderWorkload(ctx context.Context, w Workload, d *decrypter) (*R
 		}
 		if isKustomization(dir) {
 			rw.Source = SourceKustomize
-			rw.Objects, err = renderKustomize(dir, d)
+			rw.Objects, err = r.renderKustomize(ctx, dir, d)
 		} else {
 			rw.Source = SourcePlain
 			rw.Objects, err = r.renderPlain(dir, d)

@@ -5,27 +5,68 @@ import (
 	"fmt"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
-// renderHelm renders a chart from the repo as `helm template --include-crds`
-// does (hooks, which are not part of the release's steady state, left out)
-// and returns what the agent needs to install it as a real release.
-func (r *Repo) renderHelm(ctx context.Context, w Workload, d *decrypter) ([]*unstructured.Unstructured, *RenderedHelm, error) {
+// helmInput is a loaded chart and the capabilities to render it with.
+type helmInput struct {
+	chart *loadedChart
+	caps  *helmCaps
+}
+
+// loadedChart is a chart ready to render, with where it came from.
+type loadedChart struct {
+	chart *chart.Chart
+	// path is the chart directory or archive the agent loads again.
+	path string
+	// repo and digest are set for remote charts (see RenderedHelm).
+	repo, digest string
+}
+
+// crdAPIVersions are the API versions of the CRDs in the chart's crds/
+// directories (its own and its subcharts').
+func (lc *loadedChart) crdAPIVersions() []string {
+	var out []string
+	for _, crd := range lc.chart.CRDObjects() {
+		objs, err := decodeObjects(crd.File.Data)
+		if err != nil {
+			continue // the render itself reports a bad CRD file
+		}
+		out = append(out, crdAPIVersions(objs)...)
+	}
+	return out
+}
+
+// loadChart loads a workload's chart: from the repo, or a remote one
+// (fetched into the chart cache, see fetchChart).
+func (r *Repo) loadChart(ctx context.Context, w Workload) (*loadedChart, error) {
+	if isRemoteChart(w.Helm) {
+		return r.fetchChart(ctx, w.Helm)
+	}
 	chartPath, err := r.Path(w.Helm.Chart)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ch, err := loader.Load(chartPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load chart %s: %w", w.Helm.Chart, err)
+		return nil, fmt.Errorf("load chart %s: %w", w.Helm.Chart, err)
 	}
 	if err := action.CheckDependencies(ch, ch.Metadata.Dependencies); err != nil {
-		return nil, nil, fmt.Errorf("chart %s: %w (vendor the dependencies into charts/ with `helm dependency build`)", w.Helm.Chart, err)
+		return nil, fmt.Errorf("chart %s: %w (vendor the dependencies into charts/ with `helm dependency build`)", w.Helm.Chart, err)
 	}
+	return &loadedChart{chart: ch, path: chartPath}, nil
+}
+
+// renderHelm renders a chart as `helm template --include-crds
+// --kube-version V --api-versions ...` does (hooks, which are not part of
+// the release's steady state, left out) and returns what the agent needs
+// to install it as a real release.
+func (r *Repo) renderHelm(ctx context.Context, w Workload, d *decrypter, h *helmInput) ([]*unstructured.Unstructured, *RenderedHelm, error) {
+	ch := h.chart.chart
 	vals, err := r.helmValues(w, d)
 	if err != nil {
 		return nil, nil, err
@@ -45,6 +86,8 @@ func (r *Repo) renderHelm(ctx context.Context, w Workload, d *decrypter) ([]*uns
 	inst.DisableHooks = true
 	inst.ReleaseName = w.Release()
 	inst.Namespace = ns
+	inst.KubeVersion = h.caps.kube
+	inst.APIVersions = h.caps.apis
 	rel, err := inst.RunWithContext(ctx, ch, vals)
 	if err != nil {
 		return nil, nil, fmt.Errorf("helm template %s: %w", w.Helm.Chart, err)
@@ -57,9 +100,11 @@ func (r *Repo) renderHelm(ctx context.Context, w Workload, d *decrypter) ([]*uns
 	return objs, &RenderedHelm{
 		ReleaseName:  w.Release(),
 		Namespace:    ns,
-		ChartPath:    chartPath,
+		ChartPath:    h.chart.path,
 		ChartName:    ch.Metadata.Name,
 		ChartVersion: ch.Metadata.Version,
+		Repo:         h.chart.repo,
+		Digest:       h.chart.digest,
 		Values:       vals,
 	}, nil
 }

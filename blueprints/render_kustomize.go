@@ -1,6 +1,7 @@
 package blueprints
 
 import (
+	"context"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -12,7 +13,7 @@ import (
 // does, decrypting every SOPS-encrypted file it reads (resources,
 // secretGenerator envs and files) as it reads it: the repo is not copied and
 // no plaintext is written anywhere.
-func renderKustomize(dir string, d *decrypter) ([]*unstructured.Unstructured, error) {
+func (r *Repo) renderKustomize(ctx context.Context, dir string, d *decrypter) ([]*unstructured.Unstructured, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	res, err := k.Run(decryptingFS{FileSystem: filesys.MakeFsOnDisk(), d: d}, dir)
 	if err != nil {

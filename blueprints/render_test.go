@@ -129,7 +129,8 @@ func TestKustomizeMatchesKubectl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := renderKustomize(dir, (&Repo{Dir: "."}).newDecrypter(RenderOptions{}))
+	r := &Repo{Dir: "."}
+	got, err := r.renderKustomize(context.Background(), dir, r.newDecrypter(RenderOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +218,7 @@ func TestRenderPlainErrorsNameTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := refs(rc.AllObjects()); !reflect.DeepEqual(got, []string{"ConfigMap/team/ok"}) {
+	if got := refs(rc.AllObjects()); !reflect.DeepEqual(got, []string{"Namespace/team", "ConfigMap/team/ok"}) {
 		t.Errorf("recursive plain render = %v", got)
 	}
 	write("apps/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok2}\n---\nmetadata: [\n")

@@ -97,6 +97,11 @@ type Cluster struct {
 	DependsOn []string `json:"dependsOn,omitempty"`
 	// Workloads are applied in dependsOn order.
 	Workloads []Workload `json:"workloads,omitempty"`
+	// KubernetesVersion is the version charts are rendered for offline
+	// (validate, render, plan, --dry-run): Helm's .Capabilities.KubeVersion
+	// and the check of a chart's kubeVersion. Default: the provider's own
+	// (see KubeVersionFor). The agent uses the live cluster's.
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 }
 
 // Needs lists the clusters that must be up before c: its dependsOn and, for
@@ -210,11 +215,42 @@ type Workload struct {
 	Namespace string `json:"namespace,omitempty"`
 	// DependsOn names workloads of the same cluster that must be healthy first.
 	DependsOn []string `json:"dependsOn,omitempty"`
+	// CreateNamespace: the workload's target namespace (namespace, or
+	// helm.namespace) is added to the render as a Namespace labelled
+	// CreatedNamespaceLabel when no object of the cluster's render declares
+	// it, as Argo CD's CreateNamespace and helm --create-namespace do.
+	// Default true; false leaves it to exist already.
+	CreateNamespace *bool `json:"createNamespace,omitempty"`
 }
 
-// HelmWorkload is a chart directory (or packaged .tgz) in the repo.
+// CreatesNamespace reports whether the workload's namespace is created when nothing declares it.
+func (w Workload) CreatesNamespace() bool { return w.CreateNamespace == nil || *w.CreateNamespace }
+
+// TargetNamespace is the namespace the workload's objects go to by default
+// ("" for a plain or kustomize workload without one: "default").
+func (w Workload) TargetNamespace() string {
+	if w.Helm != nil && w.Helm.Namespace != "" {
+		return w.Helm.Namespace
+	}
+	return w.Namespace
+}
+
+// HelmWorkload is a chart: a directory (or packaged .tgz) in the repo, a
+// chart of an https Helm repository (Repo), or an oci:// reference.
 type HelmWorkload struct {
-	Chart       string         `json:"chart"`
+	// Chart is a path in the repo; with Repo, the chart's name in that
+	// repository; or an OCI reference, oci://registry/path/name.
+	Chart string `json:"chart"`
+	// Repo is an https Helm repository (the URL its index.yaml is under).
+	Repo string `json:"repo,omitempty"`
+	// Version is an exact version or a semver range (">=1.2.0 <2", "~1.4")
+	// for Repo and oci:// charts; the highest match is used and recorded.
+	// Empty: the latest (non-prerelease) version.
+	Version string `json:"version,omitempty"`
+	// CAFile is a PEM bundle in the repo that the repository's or the
+	// registry's TLS certificate must chain to, in addition to the
+	// system's (TLS is always verified).
+	CAFile      string         `json:"caFile,omitempty"`
 	ReleaseName string         `json:"releaseName,omitempty"`
 	Namespace   string         `json:"namespace,omitempty"`
 	ValuesFiles []string       `json:"valuesFiles,omitempty"`

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+
+	"helm.sh/helm/v3/pkg/chartutil"
 )
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -71,6 +73,11 @@ func (r *Repo) validateCluster(p *problems, path string, c *Cluster, env *Enviro
 	case "kwok", "kind", "existing", "capi":
 	default:
 		p.add(path+".provider", "unknown provider %q (want one of %s)", c.Provider, strings.Join(Providers, ", "))
+	}
+	if c.KubernetesVersion != "" {
+		if _, err := chartutil.ParseKubeVersion(c.KubernetesVersion); err != nil {
+			p.add(path+".kubernetesVersion", "%q is not a Kubernetes version like v1.36.3", c.KubernetesVersion)
+		}
 	}
 	if c.Kwok != nil && c.Kwok.Nodes < 0 {
 		p.add(path+".kwok.nodes", "must not be negative")
@@ -148,7 +155,19 @@ func (r *Repo) validateWorkload(p *problems, path string, w *Workload, seen map[
 		p.add(path, "has both path and helm; a workload has one source")
 	case w.Path != "":
 		r.checkDir(p, path+".path", w.Path)
+	case isRemoteChart(w.Helm):
+		validateRemoteChart(p, path+".helm", w.Helm)
+		if w.Helm.CAFile != "" {
+			r.checkFile(p, path+".helm.caFile", w.Helm.CAFile)
+		}
+		r.validateHelmCommon(p, path, w)
 	default:
+		if w.Helm.Version != "" {
+			p.add(path+".helm.version", "is for charts from a Helm repository (helm.repo) or oci://; a chart in the repo has the version of its Chart.yaml")
+		}
+		if w.Helm.CAFile != "" {
+			p.add(path+".helm.caFile", "is for charts from a Helm repository (helm.repo) or oci://")
+		}
 		if w.Helm.Chart == "" {
 			p.add(path+".helm.chart", "is required")
 		} else if abs, err := r.Path(w.Helm.Chart); err != nil {
@@ -156,15 +175,19 @@ func (r *Repo) validateWorkload(p *problems, path string, w *Workload, seen map[
 		} else if !isChart(abs) {
 			p.add(path+".helm.chart", "%q is not a Helm chart (no Chart.yaml, and not a .tgz)", w.Helm.Chart)
 		}
-		for i, f := range w.Helm.ValuesFiles {
-			r.checkFile(p, fmt.Sprintf("%s.helm.valuesFiles[%d]", path, i), f)
-		}
-		if w.Helm.Namespace != "" && !dnsLabel.MatchString(w.Helm.Namespace) {
-			p.add(path+".helm.namespace", "%q is not a valid namespace name", w.Helm.Namespace)
-		}
+		r.validateHelmCommon(p, path, w)
 	}
 	if w.Namespace != "" && !dnsLabel.MatchString(w.Namespace) {
 		p.add(path+".namespace", "%q is not a valid namespace name", w.Namespace)
+	}
+}
+
+func (r *Repo) validateHelmCommon(p *problems, path string, w *Workload) {
+	for i, f := range w.Helm.ValuesFiles {
+		r.checkFile(p, fmt.Sprintf("%s.helm.valuesFiles[%d]", path, i), f)
+	}
+	if w.Helm.Namespace != "" && !dnsLabel.MatchString(w.Helm.Namespace) {
+		p.add(path+".helm.namespace", "%q is not a valid namespace name", w.Helm.Namespace)
 	}
 }
 

@@ -32,12 +32,16 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"unknown flag", []string{"version", "--bogus"}, 2, nil, []string{"ERROR: unknown flag: --bogus", "--help"}},
 		{"bad output format", []string{"-o", "yaml", "version"}, 2, nil, []string{"ERROR: --output must be text or json"}},
 		{"unknown command", []string{"frobnicate"}, 2, nil, []string{"ERROR:"}},
-		{"valid blueprint", []string{"blueprint", "validate", "-b", example}, 0, []string{`blueprint "local" is valid`, "14 object(s)"}, nil},
+		{"valid blueprint", []string{"blueprint", "validate", "-b", example}, 0, []string{`blueprint "local" is valid`, "15 object(s)"}, nil},
 		{"broken blueprint names file, line and field of every problem", []string{"blueprint", "validate", "-b", broken}, 2, nil, []string{
 			"ERROR: invalid blueprint: 6 problems",
 			"many-problems/rekindle.yaml:1: apiVersion:",
 			"many-problems/rekindle.yaml:10: spec.environments[0].infra.terraform.dir: path \"../outside\" leaves the repo",
 			"many-problems/rekindle.yaml:21: spec.environments[0].clusters[0].workloads[1]: needs either path",
+		}},
+		{"namespace nothing creates names the objects", []string{"blueprint", "validate", "-b", filepath.Join(filepath.Dir(broken), "namespace-not-created")}, 2, nil, []string{
+			`namespace-not-created/rekindle.yaml:15: spec.environments[0].clusters[0].workloads[0].createNamespace: namespace "legacy" does not exist`,
+			"Secret/legacy/token, ConfigMap/legacy/settings",
 		}},
 		{"missing blueprint", []string{"blueprint", "validate", "-b", t.TempDir()}, 2, nil, []string{"rekindle.yaml: not found"}},
 		{"unknown env", []string{"blueprint", "plan", "-b", example, "--env", "prod"}, 2, nil, []string{`ERROR: --env: environment "prod" not found`}},

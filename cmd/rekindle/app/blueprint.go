@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -45,6 +46,7 @@ func newBlueprintValidateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			objects := 0
+			var problems []blueprints.Problem
 			for _, env := range envs {
 				rcs, err := renderEnv(cmd.Context(), r, &src, env)
 				if err != nil {
@@ -52,7 +54,14 @@ func newBlueprintValidateCmd(g *globals) *cobra.Command {
 				}
 				for _, rc := range rcs {
 					objects += len(rc.AllObjects())
+					var inv *blueprints.InvalidError
+					if err := r.CheckNamespaces(rc); errors.As(err, &inv) {
+						problems = append(problems, inv.Problems...)
+					}
 				}
+			}
+			if len(problems) > 0 {
+				return &blueprints.InvalidError{Problems: problems}
 			}
 			if g.output == "json" {
 				return writeJSON(g.streams.Out, map[string]any{"valid": true, "blueprint": r.Blueprint.Metadata.Name, "commit": r.Commit, "environments": envs, "objects": objects})
@@ -144,6 +153,12 @@ func newBlueprintPlanCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(g.streams.Out, "environment %q%s\n", env, commitNote(r))
+			for _, rc := range rcs {
+				fmt.Fprintf(g.streams.Out, "cluster %q: %s\n", rc.Cluster, capsNote(rc))
+				if names := rc.CreatedNamespaceNames(); len(names) > 0 {
+					fmt.Fprintf(g.streams.Out, "cluster %q: rekindle creates namespace(s) %s (labelled %s=true)\n", rc.Cluster, strings.Join(names, ", "), blueprints.CreatedNamespaceLabel)
+				}
+			}
 			tw := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CLUSTER\tWORKLOAD\tSOURCE\tDEPENDS ON\tOBJECTS\tKINDS")
 			for _, rc := range rcs {
@@ -251,7 +266,10 @@ func printObjects(g *globals, rc *blueprints.RenderedCluster, objs []*unstructur
 		}
 		return writeJSON(g.streams.Out, map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{"annotations": map[string]string{"rekindle.dev/environment": rc.Environment, "rekindle.dev/cluster": rc.Cluster}}, "items": items})
 	}
-	fmt.Fprintf(g.streams.Out, "# environment: %s, cluster: %s, objects: %d\n", rc.Environment, rc.Cluster, len(objs))
+	fmt.Fprintf(g.streams.Out, "# environment: %s, cluster: %s, objects: %d\n# %s\n", rc.Environment, rc.Cluster, len(objs), capsNote(rc))
+	if names := rc.CreatedNamespaceNames(); len(names) > 0 {
+		fmt.Fprintf(g.streams.Out, "# namespaces created by rekindle (no object of the render declares them): %s\n", strings.Join(names, ", "))
+	}
 	for _, o := range objs {
 		b, err := yaml.Marshal(o.Object)
 		if err != nil {
@@ -288,7 +306,13 @@ func planJSON(rc *blueprints.RenderedCluster) map[string]any {
 		}
 		ws = append(ws, map[string]any{"name": w.Name, "source": w.Source, "dependsOn": w.DependsOn, "objects": len(w.Objects), "kinds": counts})
 	}
-	return map[string]any{"environment": rc.Environment, "cluster": rc.Cluster, "commit": rc.Commit, "workloads": ws}
+	return map[string]any{"environment": rc.Environment, "cluster": rc.Cluster, "commit": rc.Commit, "workloads": ws,
+		"createdNamespaces": rc.CreatedNamespaceNames(), "kubeVersion": rc.Capabilities.KubeVersion, "kubeVersionFrom": rc.Capabilities.KubeVersionFrom}
+}
+
+// capsNote says which Kubernetes version the charts were rendered for.
+func capsNote(rc *blueprints.RenderedCluster) string {
+	return fmt.Sprintf("charts rendered for Kubernetes %s (from %s)", rc.Capabilities.KubeVersion, rc.Capabilities.KubeVersionFrom)
 }
 
 func dash(s string) string {
