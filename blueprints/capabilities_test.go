@@ -2,9 +2,7 @@ package blueprints
 
 import (
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -193,32 +191,22 @@ func TestCapabilitiesMatchHelmTemplate(t *testing.T) {
 	for _, a := range rc.Capabilities.APIVersions {
 		args = append(args, "--api-versions", a)
 	}
-	compareWithHelm(t, helm, args, "demo", workload(t, rc, "demo").Objects, rc.AllObjects())
+	compareObjects(t, runHelm(t, helm, helmHomes(t), args...), "demo", workload(t, rc, "demo").Objects, rc.AllObjects())
 }
 
-// compareWithHelm runs the reference helm CLI and compares its objects
-// (namespaced into ns, as Helm installs them, custom resources by the
-// scope of their CRD in the cluster's render) with got.
-func compareWithHelm(t *testing.T, helm string, args []string, ns string, got, cluster []*unstructured.Unstructured, env ...string) {
+// compareObjects compares the reference helm CLI's output (namespaced
+// into ns, as Helm installs it, custom resources by the scope of their CRD
+// in the cluster's render) with got.
+func compareObjects(t *testing.T, out []byte, ns string, got, cluster []*unstructured.Unstructured) {
 	t.Helper()
-	cmd := exec.Command(helm, args...)
-	cmd.Env = append(append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir()), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, ee.Stderr)
-		}
-		t.Fatalf("helm: %v", err)
-	}
 	want, err := decodeObjects(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	setDefaultNamespaceWith(want, ns, crdScopes(append(cluster, want...)))
 	if len(want) == 0 {
 		t.Fatal("helm template rendered nothing")
 	}
+	setDefaultNamespaceWith(want, ns, crdScopes(append(cluster, want...)))
 	if !reflect.DeepEqual(canonical(t, got), canonical(t, want)) {
 		t.Errorf("render differs from helm template:\ngot:\n%s\nwant:\n%s", toYAML(t, got), out)
 	}

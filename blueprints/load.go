@@ -28,6 +28,9 @@ type Repo struct {
 	Commit string
 	// Blueprint is the parsed rekindle.yaml.
 	Blueprint *Blueprint
+	// ChartCacheDir keeps remote charts, by digest; empty means
+	// DefaultChartCacheDir (<state-dir>/charts).
+	ChartCacheDir string
 
 	file  string
 	lines map[string]int

@@ -17,6 +17,8 @@ type Source struct {
 	Auth git.Auth
 	// CacheDir keeps clones between runs (fetched incrementally).
 	CacheDir string
+	// ChartCacheDir keeps remote Helm charts by digest (Repo.ChartCacheDir).
+	ChartCacheDir string
 }
 
 // Open fetches the blueprint (for a Git URL) and loads it. The returned Repo
@@ -34,6 +36,7 @@ func Open(ctx context.Context, src Source) (*Repo, error) {
 			return nil, err
 		}
 		r.Commit, _ = git.CommitOf(r.Dir)
+		r.ChartCacheDir = src.ChartCacheDir
 		return r, nil
 	}
 	co, err := git.Fetch(ctx, src.CacheDir, git.Source{URL: src.Location, Ref: src.Ref, Auth: src.Auth})
@@ -45,5 +48,6 @@ func Open(ctx context.Context, src Source) (*Repo, error) {
 		return nil, err
 	}
 	r.Commit = co.Commit
+	r.ChartCacheDir = src.ChartCacheDir
 	return r, nil
 }

@@ -1,12 +1,21 @@
 package blueprints
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/registry"
+	"helm.sh/helm/v3/pkg/repo"
 )
 
 // isRemoteChart reports whether the chart comes from a Helm repository or an OCI registry.
@@ -65,6 +74,276 @@ func redactURL(s string) string {
 	return u.String()
 }
 
+// remoteChart names one chart version to fetch.
+type remoteChart struct {
+	// repo is an https Helm repository, or "" for OCI.
+	repo string
+	// name is the chart's name in repo; ref the oci:// reference.
+	name, ref string
+	// version is an exact version or a range ("" for the latest stable).
+	version string
+}
+
+func (rc remoteChart) String() string {
+	if rc.repo != "" {
+		return fmt.Sprintf("chart %q from %s", rc.name, redactURL(rc.repo))
+	}
+	return redactURL(rc.ref)
+}
+
+// fetchedChart is a chart archive from the cache.
+type fetchedChart struct {
+	data    []byte
+	path    string
+	digest  string
+	version string
+}
+
+// chartFetcher fetches remote charts through the cache.
+type chartFetcher struct {
+	cache     *chartCache
+	transport *http.Transport
+}
+
+func (r *Repo) newChartFetcher(h *HelmWorkload) (*chartFetcher, error) {
+	cache, err := r.chartCache()
+	if err != nil {
+		return nil, err
+	}
+	caFile := ""
+	if h != nil && h.CAFile != "" {
+		if caFile, err = r.Path(h.CAFile); err != nil {
+			return nil, fmt.Errorf("helm.caFile: %w", err)
+		}
+	}
+	tr, err := chartTransport(caFile)
+	if err != nil {
+		return nil, err
+	}
+	return &chartFetcher{cache: cache, transport: tr}, nil
+}
+
+// fetchChart fetches a workload's remote chart (once: later renders find
+// it in the cache by digest), adds the dependencies it does not vendor,
+// and loads it.
 func (r *Repo) fetchChart(ctx context.Context, h *HelmWorkload) (*loadedChart, error) {
-	return nil, fmt.Errorf("remote chart %s: charts from Helm repositories and OCI registries are not supported yet", h.Chart)
+	f, err := r.newChartFetcher(h)
+	if err != nil {
+		return nil, err
+	}
+	src := remoteChart{repo: h.Repo, name: h.Chart, version: h.Version}
+	if h.Repo == "" {
+		src = remoteChart{ref: h.Chart, version: h.Version}
+	}
+	fc, err := f.fetch(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := loader.LoadArchive(bytes.NewReader(fc.data))
+	if err != nil {
+		return nil, fmt.Errorf("load %s version %s: %w", src, fc.version, err)
+	}
+	lc := &loadedChart{chart: ch, path: fc.path, repo: redactURL(strings.TrimSuffix(h.Repo, "/")), digest: fc.digest}
+	if h.Repo == "" {
+		lc.repo = redactURL(h.Chart)
+	}
+	if err := f.addDependencies(ctx, lc, fc.digest); err != nil {
+		return nil, fmt.Errorf("%s version %s: %w", src, fc.version, err)
+	}
+	return lc, nil
+}
+
+// fetch returns the archive of src, from the cache when an exact version
+// was fetched before, else resolving the version and downloading it.
+func (f *chartFetcher) fetch(ctx context.Context, src remoteChart) (*fetchedChart, error) {
+	exact := ""
+	if _, err := semver.StrictNewVersion(strings.TrimPrefix(src.version, "v")); err == nil {
+		exact = src.version
+	}
+	key := refKey(src.repo, src.name, src.ref, exact)
+	if exact != "" {
+		if d := f.cache.ref(key); d != "" {
+			if data, ok := f.cache.archive(d); ok {
+				return &fetchedChart{data: data, path: f.cache.archivePath(d), digest: d, version: exact}, nil
+			}
+		}
+	}
+	var data []byte
+	var version string
+	var err error
+	if src.repo != "" {
+		data, version, err = f.fetchFromRepo(ctx, src)
+	} else {
+		data, version, err = f.fetchFromOCI(ctx, src, exact)
+	}
+	if err != nil {
+		return nil, err
+	}
+	digest, path, err := f.cache.putArchive(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.cache.putRef(refKey(src.repo, src.name, src.ref, version), digest); err != nil {
+		return nil, err
+	}
+	return &fetchedChart{data: data, path: path, digest: digest, version: version}, nil
+}
+
+func (f *chartFetcher) httpGetter(repoURL string) (getter.Getter, error) {
+	opts := []getter.Option{getter.WithURL(repoURL), getter.WithTransport(f.transport), getter.WithTimeout(2 * time.Minute)}
+	if u, p := helmCredentials(repoURL); u != "" || p != "" {
+		// Sent only to the repository's own host (PassCredentialsAll false).
+		opts = append(opts, getter.WithBasicAuth(u, p), getter.WithPassCredentialsAll(false))
+	}
+	return getter.NewHTTPGetter(opts...)
+}
+
+// fetchFromRepo reads the repository's index.yaml, picks the highest
+// version matching the range and downloads it, checked against the
+// index's digest.
+func (f *chartFetcher) fetchFromRepo(ctx context.Context, src remoteChart) ([]byte, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	g, err := f.httpGetter(src.repo)
+	if err != nil {
+		return nil, "", err
+	}
+	indexURL := strings.TrimSuffix(src.repo, "/") + "/index.yaml"
+	buf, err := g.Get(indexURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetch %s: %w", redactURL(indexURL), err)
+	}
+	if buf.Len() > maxChartSize {
+		return nil, "", fmt.Errorf("fetch %s: larger than %d MiB", redactURL(indexURL), maxChartSize>>20)
+	}
+	idx, err := loadIndex(buf.Bytes(), f.cache.dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("read %s: %w", redactURL(indexURL), err)
+	}
+	cv, err := idx.Get(src.name, src.version)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: no version matches %q (%v); versions: %s", src, src.version, err, versionsOf(idx, src.name))
+	}
+	if len(cv.URLs) == 0 {
+		return nil, "", fmt.Errorf("%s version %s: the index gives no URL", src, cv.Version)
+	}
+	if cv.Digest != "" {
+		if data, ok := f.cache.archive(cv.Digest); ok {
+			return data, cv.Version, nil
+		}
+	}
+	chartURL, err := repo.ResolveReferenceURL(src.repo, cv.URLs[0])
+	if err != nil {
+		return nil, "", fmt.Errorf("%s version %s: %w", src, cv.Version, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	body, err := g.Get(chartURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetch %s version %s from %s: %w", src, cv.Version, redactURL(chartURL), err)
+	}
+	data := body.Bytes()
+	if cv.Digest != "" && digestOf(data) != cv.Digest {
+		return nil, "", fmt.Errorf("fetch %s version %s from %s: sha256 %s, but the index says %s", src, cv.Version, redactURL(chartURL), digestOf(data), cv.Digest)
+	}
+	return data, cv.Version, nil
+}
+
+// loadIndex parses an index.yaml (through a file: that is what pkg/repo reads).
+func loadIndex(data []byte, dir string) (*repo.IndexFile, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(dir, ".index-*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(data)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	return repo.LoadIndexFile(tmp.Name())
+}
+
+func versionsOf(idx *repo.IndexFile, name string) string {
+	vs := idx.Entries[name]
+	if len(vs) == 0 {
+		return "none (the repository has no chart of that name)"
+	}
+	out := make([]string, 0, len(vs))
+	for i, v := range vs {
+		if i == 10 {
+			out = append(out, "...")
+			break
+		}
+		out = append(out, v.Version)
+	}
+	return strings.Join(out, ", ")
+}
+
+// fetchFromOCI resolves the version among the reference's tags (semver,
+// highest match) and pulls the chart. Credentials come from Docker's config.
+func (f *chartFetcher) fetchFromOCI(ctx context.Context, src remoteChart, exact string) ([]byte, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	client, err := registry.NewClient(registry.ClientOptHTTPClient(&http.Client{Transport: f.transport, Timeout: 2 * time.Minute}),
+		registry.ClientOptCredentialsFile(dockerConfigFile()), registry.ClientOptEnableCache(true), registry.ClientOptWriter(io.Discard))
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", src, err)
+	}
+	ref := strings.TrimPrefix(src.ref, "oci://")
+	version := exact
+	if version == "" {
+		tags, err := client.Tags(ref)
+		if err != nil {
+			return nil, "", fmt.Errorf("list the versions of %s: %w", src, err)
+		}
+		if version, err = pickVersion(tags, src.version); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", src, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	res, err := client.Pull(ref+":"+strings.ReplaceAll(version, "+", "_"), registry.PullOptWithChart(true))
+	if err != nil {
+		return nil, "", fmt.Errorf("pull %s version %s: %w", src, version, err)
+	}
+	if len(res.Chart.Data) > maxChartSize {
+		return nil, "", fmt.Errorf("pull %s version %s: larger than %d MiB", src, version, maxChartSize>>20)
+	}
+	return res.Chart.Data, version, nil
+}
+
+// pickVersion returns the highest tag matching the range (the highest
+// stable one when the range is empty).
+func pickVersion(tags []string, constraint string) (string, error) {
+	if constraint == "" {
+		constraint = "*"
+	}
+	c, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return "", err
+	}
+	var best *semver.Version
+	for _, t := range tags {
+		v, err := semver.NewVersion(strings.ReplaceAll(t, "_", "+"))
+		if err != nil || !c.Check(v) {
+			continue
+		}
+		if best == nil || v.GreaterThan(best) {
+			best = v
+		}
+	}
+	if best == nil {
+		return "", fmt.Errorf("no version matches %q (tags: %s)", constraint, strings.Join(tags, ", "))
+	}
+	return best.Original(), nil
 }

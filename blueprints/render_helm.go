@@ -55,10 +55,18 @@ func (r *Repo) loadChart(ctx context.Context, w Workload) (*loadedChart, error) 
 	if err != nil {
 		return nil, fmt.Errorf("load chart %s: %w", w.Helm.Chart, err)
 	}
-	if err := action.CheckDependencies(ch, ch.Metadata.Dependencies); err != nil {
-		return nil, fmt.Errorf("chart %s: %w (vendor the dependencies into charts/ with `helm dependency build`)", w.Helm.Chart, err)
+	lc := &loadedChart{chart: ch, path: chartPath}
+	if action.CheckDependencies(ch, ch.Metadata.Dependencies) != nil {
+		// Not vendored: fetched from their repositories, as helm dependency build does.
+		f, err := r.newChartFetcher(w.Helm)
+		if err != nil {
+			return nil, err
+		}
+		if err := f.addDependencies(ctx, lc, chartDigest(ch)); err != nil {
+			return nil, fmt.Errorf("chart %s: %w", w.Helm.Chart, err)
+		}
 	}
-	return &loadedChart{chart: ch, path: chartPath}, nil
+	return lc, nil
 }
 
 // renderHelm renders a chart as `helm template --include-crds

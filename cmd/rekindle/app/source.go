@@ -63,6 +63,8 @@ func (s *sourceFlags) source(g *globals) (blueprints.Source, error) {
 		Ref:      s.ref,
 		Auth:     auth,
 		CacheDir: filepath.Join(g.stateDir, "git"),
+		// Remote Helm charts, by digest.
+		ChartCacheDir: filepath.Join(g.stateDir, "charts"),
 	}, nil
 }
 
