@@ -15,6 +15,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/rekindle-dev/rekindle/providers/git"
 )
 
 // MaxFileSize bounds rekindle.yaml and every file rendered from the repo.
@@ -31,6 +33,12 @@ type Repo struct {
 	// ChartCacheDir keeps remote charts, by digest; empty means
 	// DefaultChartCacheDir (<state-dir>/charts).
 	ChartCacheDir string
+
+	// gitCacheDir and gitAuth fetch kustomize's remote Git bases: the
+	// blueprint's own (Open sets them); empty: <state-dir>/git and
+	// credentials from the environment.
+	gitCacheDir string
+	gitAuth     *git.Auth
 
 	file  string
 	lines map[string]int

@@ -36,7 +36,7 @@ func Open(ctx context.Context, src Source) (*Repo, error) {
 			return nil, err
 		}
 		r.Commit, _ = git.CommitOf(r.Dir)
-		r.ChartCacheDir = src.ChartCacheDir
+		r.setSource(src)
 		return r, nil
 	}
 	co, err := git.Fetch(ctx, src.CacheDir, git.Source{URL: src.Location, Ref: src.Ref, Auth: src.Auth})
@@ -48,6 +48,15 @@ func Open(ctx context.Context, src Source) (*Repo, error) {
 		return nil, err
 	}
 	r.Commit = co.Commit
-	r.ChartCacheDir = src.ChartCacheDir
+	r.setSource(src)
 	return r, nil
+}
+
+// setSource keeps what later fetches need: the chart cache, and the Git
+// cache and credentials for kustomize's remote bases.
+func (r *Repo) setSource(src Source) {
+	r.ChartCacheDir = src.ChartCacheDir
+	r.gitCacheDir = src.CacheDir
+	auth := src.Auth
+	r.gitAuth = &auth
 }

@@ -12,10 +12,18 @@ import (
 // renderKustomize builds a kustomization in process, as `kubectl kustomize`
 // does, decrypting every SOPS-encrypted file it reads (resources,
 // secretGenerator envs and files) as it reads it: the repo is not copied and
-// no plaintext is written anywhere.
+// no plaintext is written anywhere. Remote Git bases are checked out by
+// rekindle's Git code (see remoteBasesFS), never by the git CLI.
 func (r *Repo) renderKustomize(ctx context.Context, dir string, d *decrypter) ([]*unstructured.Unstructured, error) {
+	fs, err := r.newRemoteBasesFS(ctx, decryptingFS{FileSystem: filesys.MakeFsOnDisk(), d: d})
+	if err != nil {
+		return nil, err
+	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	res, err := k.Run(decryptingFS{FileSystem: filesys.MakeFsOnDisk(), d: d}, dir)
+	res, err := k.Run(fs, dir)
+	if err != nil && fs.err != nil {
+		return nil, fmt.Errorf("kustomize build: remote base: %w", fs.err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build: %w", err)
 	}
