@@ -56,7 +56,7 @@ func TestKustomizeRemoteBase(t *testing.T) {
 
 	dir := t.TempDir()
 	writeChart(t, dir, map[string]string{
-		FileName: "apiVersion: rekindle.dev/v1alpha1\nkind: Blueprint\nmetadata: {name: k}\nspec:\n  environments:\n  - name: dev\n    clusters:\n    - name: a\n      provider: kwok\n      workloads:\n      - {name: web, path: overlay, namespace: web}\n",
+		FileName:                     "apiVersion: rekindle.dev/v1alpha1\nkind: Blueprint\nmetadata: {name: k}\nspec:\n  environments:\n  - name: dev\n    clusters:\n    - name: a\n      provider: kwok\n      workloads:\n      - {name: web, path: overlay, namespace: web}\n",
 		"overlay/kustomization.yaml": "resources:\n- " + url + "//deploy?ref=v1\nnamePrefix: web-\n",
 	})
 	r, err := Load(dir)
