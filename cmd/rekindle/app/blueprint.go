@@ -163,7 +163,7 @@ func newBlueprintPlanCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(tw, "CLUSTER\tWORKLOAD\tSOURCE\tDEPENDS ON\tOBJECTS\tKINDS")
 			for _, rc := range rcs {
 				for _, w := range rc.Workloads {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", rc.Cluster, w.Name, w.Source, dash(strings.Join(w.DependsOn, ",")), len(w.Objects), kindCounts(w.Objects))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", rc.Cluster, w.Name, sourceNote(w), dash(strings.Join(w.DependsOn, ",")), len(w.Objects), kindCounts(w.Objects))
 				}
 			}
 			return tw.Flush()
@@ -304,10 +304,22 @@ func planJSON(rc *blueprints.RenderedCluster) map[string]any {
 		for _, o := range w.Objects {
 			counts[o.GetKind()]++
 		}
-		ws = append(ws, map[string]any{"name": w.Name, "source": w.Source, "dependsOn": w.DependsOn, "objects": len(w.Objects), "kinds": counts})
+		m := map[string]any{"name": w.Name, "source": w.Source, "dependsOn": w.DependsOn, "objects": len(w.Objects), "kinds": counts}
+		if w.Helm != nil {
+			m["chart"] = map[string]string{"name": w.Helm.ChartName, "version": w.Helm.ChartVersion, "repo": w.Helm.Repo, "digest": w.Helm.Digest}
+		}
+		ws = append(ws, m)
 	}
 	return map[string]any{"environment": rc.Environment, "cluster": rc.Cluster, "commit": rc.Commit, "workloads": ws,
 		"createdNamespaces": rc.CreatedNamespaceNames(), "kubeVersion": rc.Capabilities.KubeVersion, "kubeVersionFrom": rc.Capabilities.KubeVersionFrom}
+}
+
+// sourceNote is the workload's source, with the chart and its exact version for Helm.
+func sourceNote(w blueprints.RenderedWorkload) string {
+	if w.Helm == nil {
+		return w.Source
+	}
+	return fmt.Sprintf("%s %s@%s", w.Source, w.Helm.ChartName, w.Helm.ChartVersion)
 }
 
 // capsNote says which Kubernetes version the charts were rendered for.
