@@ -71,6 +71,9 @@ func (p *problems) markBad(field string) {
 }
 
 func (p *problems) underBad(field string) bool {
+	if p.bad[""] {
+		return true // the whole file was refused: nothing more to say
+	}
 	for f := field; f != ""; f = parentPath(f) {
 		if p.bad[f] {
 			return true
