@@ -1,12 +1,15 @@
 package blueprints
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 
+	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
 	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
 
 	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
@@ -130,4 +133,28 @@ func newHelmCaps(base Capabilities, crds []string) (*helmCaps, error) {
 func (h *helmCaps) has(apiVersion string) bool {
 	_, found := slices.BinarySearch(h.apis, apiVersion)
 	return found
+}
+
+// LiveCapabilities reads a cluster's capabilities as `helm install` does:
+// its server version, and every group/version and group/version/Kind its
+// discovery serves (Helm's own action.GetVersionSet). The agent passes the
+// result as RenderOptions.Live.
+func LiveCapabilities(ctx context.Context, dc discovery.DiscoveryInterface) (*Capabilities, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("read the cluster's version: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	apis, err := action.GetVersionSet(dc)
+	if err != nil {
+		return nil, fmt.Errorf("read the cluster's API versions: %w", err)
+	}
+	out := slices.Clone([]string(apis))
+	slices.Sort(out)
+	return &Capabilities{KubeVersion: v.GitVersion, KubeVersionFrom: KubeVersionFromLive, APIVersions: out}, nil
 }
