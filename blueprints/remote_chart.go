@@ -13,7 +13,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
 )
@@ -189,35 +189,48 @@ func (f *chartFetcher) fetch(ctx context.Context, src remoteChart) (*fetchedChar
 	return &fetchedChart{data: data, path: path, digest: digest, version: version}, nil
 }
 
-func (f *chartFetcher) httpGetter(repoURL string) (getter.Getter, error) {
-	opts := []getter.Option{getter.WithURL(repoURL), getter.WithTransport(f.transport), getter.WithTimeout(2 * time.Minute)}
-	if u, p := helmCredentials(repoURL); u != "" || p != "" {
-		// Sent only to the repository's own host (PassCredentialsAll false).
-		opts = append(opts, getter.WithBasicAuth(u, p), getter.WithPassCredentialsAll(false))
+// get fetches rawURL for the repository at repoURL: with the repository's
+// credentials only when rawURL is on the repository's host, bounded in
+// size, and cancelled with ctx.
+func (f *chartFetcher) get(ctx context.Context, repoURL, rawURL string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, err
 	}
-	return getter.NewHTTPGetter(opts...)
+	if ru, err := url.Parse(repoURL); err == nil && ru.Host == req.URL.Host && ru.Scheme == req.URL.Scheme {
+		if u, p := helmCredentials(repoURL); u != "" || p != "" {
+			req.SetBasicAuth(u, p)
+		}
+	}
+	req.Header.Set("User-Agent", "rekindle (Helm "+chartutil.DefaultCapabilities.HelmVersion.Version+")")
+	resp, err := (&http.Client{Transport: f.transport, Timeout: 5 * time.Minute}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s", resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxChartSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxChartSize {
+		return nil, fmt.Errorf("larger than %d MiB", maxChartSize>>20)
+	}
+	return data, nil
 }
 
 // fetchFromRepo reads the repository's index.yaml, picks the highest
 // version matching the range and downloads it, checked against the
 // index's digest.
 func (f *chartFetcher) fetchFromRepo(ctx context.Context, src remoteChart) ([]byte, string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, "", err
-	}
-	g, err := f.httpGetter(src.repo)
-	if err != nil {
-		return nil, "", err
-	}
 	indexURL := strings.TrimSuffix(src.repo, "/") + "/index.yaml"
-	buf, err := g.Get(indexURL)
+	index, err := f.get(ctx, src.repo, indexURL)
 	if err != nil {
 		return nil, "", fmt.Errorf("fetch %s: %w", redactURL(indexURL), err)
 	}
-	if buf.Len() > maxChartSize {
-		return nil, "", fmt.Errorf("fetch %s: larger than %d MiB", redactURL(indexURL), maxChartSize>>20)
-	}
-	idx, err := loadIndex(buf.Bytes(), f.cache.dir)
+	idx, err := loadIndex(index, f.cache.dir)
 	if err != nil {
 		return nil, "", fmt.Errorf("read %s: %w", redactURL(indexURL), err)
 	}
@@ -237,14 +250,10 @@ func (f *chartFetcher) fetchFromRepo(ctx context.Context, src remoteChart) ([]by
 	if err != nil {
 		return nil, "", fmt.Errorf("%s version %s: %w", src, cv.Version, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, "", err
-	}
-	body, err := g.Get(chartURL)
+	data, err := f.get(ctx, src.repo, chartURL)
 	if err != nil {
 		return nil, "", fmt.Errorf("fetch %s version %s from %s: %w", src, cv.Version, redactURL(chartURL), err)
 	}
-	data := body.Bytes()
 	if cv.Digest != "" && digestOf(data) != cv.Digest {
 		return nil, "", fmt.Errorf("fetch %s version %s from %s: sha256 %s, but the index says %s", src, cv.Version, redactURL(chartURL), digestOf(data), cv.Digest)
 	}
@@ -301,7 +310,7 @@ func (f *chartFetcher) fetchFromOCI(ctx context.Context, src remoteChart, exact 
 	ref := strings.TrimPrefix(src.ref, "oci://")
 	version := exact
 	if version == "" {
-		tags, err := client.Tags(ref)
+		tags, err := withContext(ctx, func() ([]string, error) { return client.Tags(ref) })
 		if err != nil {
 			return nil, "", fmt.Errorf("list the versions of %s: %w", src, err)
 		}
@@ -309,10 +318,9 @@ func (f *chartFetcher) fetchFromOCI(ctx context.Context, src remoteChart, exact 
 			return nil, "", fmt.Errorf("%s: %w", src, err)
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, "", err
-	}
-	res, err := client.Pull(ref+":"+strings.ReplaceAll(version, "+", "_"), registry.PullOptWithChart(true))
+	res, err := withContext(ctx, func() (*registry.PullResult, error) {
+		return client.Pull(ref+":"+strings.ReplaceAll(version, "+", "_"), registry.PullOptWithChart(true))
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("pull %s version %s: %w", src, version, err)
 	}
@@ -320,6 +328,28 @@ func (f *chartFetcher) fetchFromOCI(ctx context.Context, src remoteChart, exact 
 		return nil, "", fmt.Errorf("pull %s version %s: larger than %d MiB", src, version, maxChartSize>>20)
 	}
 	return res.Chart.Data, version, nil
+}
+
+// withContext runs fn (a registry call, which takes no context) and
+// returns when it does or when ctx ends, whichever is first; the HTTP
+// client's timeout bounds what is left running.
+func withContext[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // pickVersion returns the highest tag matching the range (the highest
