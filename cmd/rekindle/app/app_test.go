@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -119,5 +122,23 @@ func TestRenderRedactsSecrets(t *testing.T) {
 	code, stdout, _ = run(t, "blueprint", "render", "-b", dir, "--show-secrets")
 	if code != 0 || !strings.Contains(stdout, "hunter2-plaintext") {
 		t.Errorf("--show-secrets must show the values (exit %d):\n%s", code, stdout)
+	}
+}
+
+// TestValidateUnfetchableChart: a remote chart that cannot be fetched
+// (here: TLS that does not verify) stops validate with exit 2, naming the
+// workload and the repository.
+func TestValidateUnfetchableChart(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler()) // its certificate chains to no CA rekindle trusts
+	defer srv.Close()
+	dir := t.TempDir()
+	bp := "apiVersion: rekindle.dev/v1alpha1\nkind: Blueprint\nmetadata: {name: r}\nspec:\n  environments:\n  - name: dev\n    clusters:\n    - name: a\n      provider: kwok\n      workloads:\n" +
+		"      - name: ingress\n        helm: {repo: \"" + srv.URL + "/stable\", chart: ingress-nginx, version: \"~4.11\"}\n"
+	if err := os.WriteFile(filepath.Join(dir, "rekindle.yaml"), []byte(bp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "blueprint", "validate", "-b", dir)
+	if code != 2 || !strings.Contains(stderr, `workload "ingress"`) || !strings.Contains(stderr, srv.URL+"/stable") {
+		t.Errorf("exit %d, stderr %s; want exit 2 naming the workload and the repository", code, stderr)
 	}
 }
