@@ -100,7 +100,9 @@ func (r *run) fleet(ctx context.Context, sum *Summary) error {
 	if len(clusters) == 1 {
 		return errors.New(strings.TrimPrefix(failed[0], clusters[0].Name+": "))
 	}
-	return fmt.Errorf("%d of %d clusters failed (the others are up; a re-run resumes only what did not finish):\n  %s", len(failed), len(clusters), strings.Join(failed, "\n  "))
+	// One line, as every error rekindle ends with: each cluster and why.
+	up := len(clusters) - len(failed)
+	return fmt.Errorf("cluster %s (%d of %d clusters failed, %d up; a re-run resumes only what did not finish)", strings.Join(failed, "; cluster "), len(failed), len(clusters), up)
 }
 
 // laneStep is one step of a cluster's pipeline.

@@ -165,12 +165,19 @@ func (r *run) preflight(ctx context.Context, l *lane) (string, bool, error) {
 }
 
 // renderFor renders the lane's cluster and connects to it.
+// Charts render against the live cluster's capabilities, as its agent does.
 func (r *run) renderFor(ctx context.Context, l *lane) (*blueprints.RenderedCluster, *agent.Applier, error) {
-	rc, err := r.repo.Render(ctx, r.env, l.c.Name, r.renderOptions())
+	ap, err := r.applier(l.sum)
 	if err != nil {
 		return nil, nil, err
 	}
-	ap, err := r.applier(l.sum)
+	caps, err := ap.Capabilities(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the cluster's capabilities: %w", err)
+	}
+	opts := r.renderOptions()
+	opts.Live = caps
+	rc, err := r.repo.Render(ctx, r.env, l.c.Name, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,12 @@
 package agent
 
 import (
+	"context"
 	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -103,4 +108,38 @@ func (a *Applier) namespaced(o *unstructured.Unstructured) bool {
 		return true
 	}
 	return m.Scope.Name() == meta.RESTScopeNameNamespace
+}
+
+// namespacesWorkload names, in the inventory, the Namespaces rekindle
+// creates for workloads that target a namespace nothing declares.
+const namespacesWorkload = "rekindle:namespaces"
+
+// planNamespaces plans the Namespaces the render creates for its workloads
+// (blueprints' CreatedNamespaces): applied first, with the other
+// definitions, and recorded in the inventory so that one is pruned once no
+// workload targets it. A Namespace the cluster already has and rekindle did
+// not create for this cluster is left alone and never recorded: a prune
+// must not delete what existed before rekindle.
+func (a *Applier) planNamespaces(ctx context.Context, rc *blueprints.RenderedCluster, known map[string]string) (*workloadPlan, error) {
+	p := &workloadPlan{w: blueprints.RenderedWorkload{Name: namespacesWorkload}, index: -1}
+	labels := managedLabels(rc.Cluster, namespacesWorkload)
+	labels[blueprints.CreatedNamespaceLabel] = "true"
+	for _, o := range withLabels(rc.CreatedNamespaces, labels) {
+		r := refOf(o)
+		if _, ours := known[r.key()]; !ours {
+			live := &metav1.PartialObjectMetadata{}
+			live.SetGroupVersionKind(o.GroupVersionKind())
+			err := a.client.Get(ctx, client.ObjectKey{Name: o.GetName()}, live)
+			switch {
+			case err == nil && live.Labels[LabelCluster] != rc.Cluster:
+				continue // there before rekindle, or someone else's: not ours to manage
+			case err != nil && !apierrors.IsNotFound(err):
+				return nil, fmt.Errorf("read Namespace/%s: %w", o.GetName(), err)
+			}
+		}
+		p.defs = append(p.defs, o)
+		p.wait = append(p.wait, r)
+		p.entries = append(p.entries, InventoryEntry{ObjectRef: r, Workload: namespacesWorkload, Hash: objectHash(o)})
+	}
+	return p, nil
 }

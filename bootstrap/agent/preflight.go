@@ -32,6 +32,9 @@ func (a *Applier) Preflight(ctx context.Context, rc *blueprints.RenderedCluster)
 	for _, n := range live.Items {
 		namespaces[n.Name] = true
 	}
+	for _, n := range rc.CreatedNamespaceNames() {
+		namespaces[n] = true
+	}
 	defined := map[schema.GroupKind]bool{}
 	for _, w := range rc.Workloads {
 		for _, o := range w.Objects {
@@ -90,4 +93,14 @@ func (a *Applier) servedKinds() (map[schema.GroupKind]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// Capabilities are the cluster's Kubernetes version and API versions as
+// `helm install` sees them, for rendering charts against this cluster.
+func (a *Applier) Capabilities(ctx context.Context) (*blueprints.Capabilities, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return blueprints.LiveCapabilities(ctx, dc)
 }

@@ -71,18 +71,31 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 		known[e.key()] = e.Hash
 	}
 
-	changes, err := a.applyDefinitions(ctx, plans, known)
+	nsPlan, err := a.planNamespaces(ctx, rc, known)
+	if err != nil {
+		res.Failed = append(res.Failed, FailedObject{Reason: err.Error()})
+		return err
+	}
+	res.Desired += len(nsPlan.wait)
+	// The created Namespaces are applied with the definitions and kept in
+	// the inventory like a workload's objects; they are not a workload.
+	all := append([]*workloadPlan{nsPlan}, plans...)
+
+	changes, err := a.applyDefinitions(ctx, all, known)
 	configured := count(res, changes)
 	if err != nil {
 		res.Failed = append(res.Failed, FailedObject{Reason: "CRDs and Namespaces: " + err.Error()})
-		a.saveAfterFailure(ctx, old, rc, plans, nil)
+		a.saveAfterFailure(ctx, old, rc, all, nil)
 		return fmt.Errorf("apply CRDs and Namespaces: %w", err)
 	}
 
+	res.Applied += len(nsPlan.wait)
+	res.Healthy += len(nsPlan.wait)
 	runs := a.runWorkloads(ctx, rc.Cluster, plans, known, res.Started)
-	appliedOK := make([]bool, len(plans))
+	appliedOK := make([]bool, len(all))
+	appliedOK[0] = true
 	for i, run := range runs {
-		appliedOK[i] = run.applied
+		appliedOK[i+1] = run.applied
 		configured = append(configured, count(res, run.changes)...)
 		if run.release != nil {
 			res.Releases = append(res.Releases, *run.release)
@@ -94,10 +107,10 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 		res.Failed = append(res.Failed, run.failed...)
 		res.Workloads = append(res.Workloads, run.result)
 	}
-	res.Drifted = drifted(plans, known, configured)
+	res.Drifted = drifted(all, known, configured)
 
 	if len(res.Failed) > 0 || ctx.Err() != nil {
-		a.saveAfterFailure(ctx, old, rc, plans, appliedOK)
+		a.saveAfterFailure(ctx, old, rc, all, appliedOK)
 		if len(res.Failed) == 0 { // cancelled between the last workload and here
 			res.Failed = append(res.Failed, FailedObject{Reason: ctx.Err().Error()})
 		}
@@ -110,11 +123,11 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 		return err
 	}
 
-	cur := newInventory(rc, plans)
+	cur := newInventory(rc, all)
 	if !opts.NoPrune {
 		if err := a.prune(ctx, rc.Cluster, old, cur, res); err != nil {
 			// Keep the old entries so that the next pass retries the prune.
-			a.saveAfterFailure(ctx, old, rc, plans, appliedOK)
+			a.saveAfterFailure(ctx, old, rc, all, appliedOK)
 			return fmt.Errorf("%w: %v", errPrune, err)
 		}
 	} else {

@@ -112,7 +112,12 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 			if err != nil {
 				return nil, err
 			}
-			return repo.Render(ctx, f.env, f.cluster, blueprints.RenderOptions{Outputs: outputs, Keys: agentKeys(repo, f.env, logf)})
+			// Charts render against this cluster, as helm install would.
+			caps, err := ap.Capabilities(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("read the cluster's capabilities: %w", err)
+			}
+			return repo.Render(ctx, f.env, f.cluster, blueprints.RenderOptions{Outputs: outputs, Keys: agentKeys(repo, f.env, logf), Live: caps})
 		},
 	}
 	logf("syncing cluster %q of environment %q from %s every %s", f.cluster, f.env, git.RedactURL(f.blueprint), f.interval)
