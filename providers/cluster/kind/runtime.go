@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 )
 
 // ErrNoRuntime says why kind cannot run here; every operation that needs a
