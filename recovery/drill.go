@@ -29,8 +29,13 @@ type DrillOptions struct {
 	Objective time.Duration
 	// Keep leaves the environment running after the drill.
 	Keep bool
-	// ReportDir receives drill.json, junit.xml and drill.md; empty: none.
+	// ReportDir receives drill.json, junit.xml, drill.md and drill.html;
+	// empty: none.
 	ReportDir string
+	// StepSummary, when set (from $GITHUB_STEP_SUMMARY), gets the Markdown
+	// report appended.
+	StepSummary string
+
 	// HistoryFile gets one JSON line per drill; empty:
 	// <StateDir>/envs/<blueprint>/<env>/drills.jsonl.
 	HistoryFile string
@@ -54,6 +59,11 @@ type DrillReport struct {
 	Failure     string                     `json:"failure,omitempty"`
 	// Trend holds the RTO of earlier drills of this environment, oldest first.
 	Trend []HistoryEntry `json:"trend,omitempty"`
+	// Timeline is the drill's phases and the recovery's, one lane per cluster.
+	Timeline *Timeline `json:"timeline,omitempty"`
+	// Verify is the last comparison with Git (after recovery, or the
+	// baseline's when that failed), object by object.
+	Verify *VerifyReport `json:"verify,omitempty"`
 }
 
 // ErrDrillFailed marks a drill that ran but did not pass.
@@ -64,7 +74,7 @@ var ErrDrillFailed = errors.New("drill failed")
 // unless Keep (teardown runs even when the drill fails). Reports are written
 // whatever the outcome.
 func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error) {
-	rep = &DrillReport{Started: time.Now().UTC()}
+	rep = &DrillReport{Started: time.Now().UTC(), Timeline: &Timeline{}}
 	defer func() {
 		if !opts.Keep {
 			rep.phase(DrillTeardown, func() (string, error) {
@@ -99,7 +109,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		return rep, rep.fail(err)
 	}
 	if err := rep.phase(DrillBaseline, func() (string, error) {
-		return checkClusters(ctx, opts.Options, up)
+		return rep.check(ctx, opts.Options, up)
 	}); err != nil {
 		return rep, rep.fail(err)
 	}
@@ -115,8 +125,17 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 	}
 	var res *Result
 	recErr := rep.phase(DrillRecover, func() (string, error) {
+		rec := newEventLog(opts.Events)
+		ropts := opts.Options
+		ropts.Events = rec.observe
+		start := time.Now()
 		var err error
-		res, err = Recover(ctx, opts.Options)
+		res, err = Recover(ctx, ropts)
+		var sum *bootstrap.Summary
+		if res != nil {
+			sum = res.Summary
+		}
+		rep.Timeline.Recovery = recoveryLanes(start, rec.all(), sum, rep.Lost)
 		if res != nil {
 			if opts.Objective > 0 {
 				res.RTO.Objective = opts.Objective
@@ -136,7 +155,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		return rep, rep.fail(recErr)
 	}
 	if err := rep.phase(DrillVerify, func() (string, error) {
-		return checkClusters(ctx, opts.Options, res.Summary)
+		return rep.check(ctx, opts.Options, res.Summary)
 	}); err != nil {
 		return rep, rep.fail(err)
 	}
@@ -147,10 +166,10 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 	return rep, nil
 }
 
-// checkClusters compares every cluster of the environment with the render at
-// the run's commit, object by object (see Verify); the agents' own counts are
-// not trusted. Differences come back as a *DiffError.
-func checkClusters(ctx context.Context, opts bootstrap.Options, sum *bootstrap.Summary) (string, error) {
+// check compares every cluster of the environment with the render at the
+// run's commit, object by object (see Verify), and keeps the comparison; the
+// agents' own counts are not trusted. Differences come back as a *DiffError.
+func (drill *DrillReport) check(ctx context.Context, opts bootstrap.Options, sum *bootstrap.Summary) (string, error) {
 	opts.Events = nil // the drill reports its own phases
 	commit := ""
 	if sum != nil {
@@ -160,6 +179,7 @@ func checkClusters(ctx context.Context, opts bootstrap.Options, sum *bootstrap.S
 	if err != nil {
 		return "", err
 	}
+	drill.Verify = rep
 	if err := rep.Err(); err != nil {
 		return "", err
 	}
@@ -180,11 +200,12 @@ func (e *DiffError) Error() string {
 func (rep *DrillReport) phase(name string, fn func() (string, error)) error {
 	start := time.Now()
 	detail, err := fn()
-	ph := Phase{Name: name, Duration: time.Since(start), Status: bootstrap.StatusDone, Detail: detail}
+	ph := Phase{Name: name, Start: start.Sub(rep.Started), Duration: time.Since(start), Status: bootstrap.StatusDone, Detail: detail}
 	if err != nil {
 		ph.Status, ph.Detail = bootstrap.StatusFailed, err.Error()
 	}
 	rep.Phases = append(rep.Phases, ph)
+	rep.Timeline.Drill = drillLane(rep.Phases)
 	return err
 }
 

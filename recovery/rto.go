@@ -36,6 +36,8 @@ type Phase struct {
 	Duration time.Duration `json:"duration"`
 	Status   string        `json:"status"`
 	Detail   string        `json:"detail,omitempty"`
+	// Start is the offset from the drill's start (drill phases only).
+	Start time.Duration `json:"start,omitempty"`
 }
 
 // Lane is one cluster's own pipeline within a recovery.

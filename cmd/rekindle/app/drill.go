@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -24,8 +25,11 @@ func newDrillCmd(g *globals) *cobra.Command {
   -> verify -> teardown (unless --keep; it runs even when the drill fails)
 
 Reports go to --report-dir: drill.json (machines), junit.xml (CI test tab: a
-testcase per phase and per cluster) and drill.md (people). Each drill's RTO is
-appended to a history file under --state-dir and the trend is shown.
+testcase per phase and per cluster), drill.md and drill.html (people: one
+self-contained page with the timeline, one lane per cluster, the RTO against
+its objective, the RTO trend and every object's verification). Each drill's
+RTO is appended to a history file under --state-dir and the trend is shown.
+When $GITHUB_STEP_SUMMARY is set, the Markdown report is appended to it.
 Exit 1 when verification fails or the RTO objective is missed.`,
 		Example: `  rekindle drill --blueprint blueprints/examples/local --env dev --rto 2m --report-dir _out/drill
   rekindle drill -b https://git.example.com/platform/fleet.git -e staging --scope edge --keep`,
@@ -36,6 +40,7 @@ Exit 1 when verification fails or the RTO objective is missed.`,
 				return err
 			}
 			o.Options = opts
+			o.StepSummary = os.Getenv("GITHUB_STEP_SUMMARY")
 			if scope != "" && scope != "all" {
 				o.Clusters = strings.Split(scope, ",")
 			}
@@ -45,7 +50,7 @@ Exit 1 when verification fails or the RTO objective is missed.`,
 			} else if rep != nil {
 				fmt.Fprint(g.streams.Out, "\n"+rep.Markdown())
 				if o.ReportDir != "" {
-					fmt.Fprintf(g.streams.Out, "\nReports: %s/{drill.json,junit.xml,drill.md}\n", o.ReportDir)
+					fmt.Fprintf(g.streams.Out, "\nReports: %s/{drill.json,junit.xml,drill.md,drill.html}\n", o.ReportDir)
 				}
 			}
 			if errors.Is(err, recovery.ErrDrillFailed) {
@@ -59,7 +64,7 @@ Exit 1 when verification fails or the RTO objective is missed.`,
 	f.StringVar(&scope, "scope", "all", "clusters to destroy: all, or a comma-separated list of cluster names")
 	f.DurationVar(&o.Objective, "rto", 0, "recovery time objective (default: the environment's recovery.rto)")
 	f.BoolVar(&o.Keep, "keep", false, "leave the environment running after the drill")
-	f.StringVar(&o.ReportDir, "report-dir", "", "write drill.json, junit.xml and drill.md here")
+	f.StringVar(&o.ReportDir, "report-dir", "", "write drill.json, junit.xml, drill.md and drill.html here")
 	f.StringVar(&o.HistoryFile, "history", "", "drill history file (default: <state-dir>/envs/<blueprint>/<env>/drills.jsonl)")
 	return cmd
 }
