@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -35,7 +36,16 @@ type DrillOptions struct {
 	// StepSummary, when set (from $GITHUB_STEP_SUMMARY), gets the Markdown
 	// report appended.
 	StepSummary string
-
+	// MetricsFile receives the drill's metrics in the Prometheus text
+	// format (for node_exporter's textfile collector); empty: none.
+	MetricsFile string
+	// Pushgateway receives the same metrics; empty URL: none.
+	Pushgateway PushOptions
+	// Notify posts a summary of the drill to a webhook; empty URL: none.
+	Notify NotifyOptions
+	// Warn receives what does not fail the drill: a push or notification
+	// that did not get through. nil discards it.
+	Warn io.Writer
 	// HistoryFile gets one JSON line per drill; empty:
 	// <StateDir>/envs/<blueprint>/<env>/drills.jsonl.
 	HistoryFile string
@@ -92,6 +102,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		if werr := rep.save(opts); werr != nil {
 			err = errors.Join(err, werr)
 		}
+		rep.publish(context.WithoutCancel(ctx), opts)
 	}()
 	var up *bootstrap.Summary
 	if err := rep.phase(DrillUp, func() (string, error) {

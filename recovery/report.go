@@ -23,6 +23,11 @@ func (rep *DrillReport) save(opts DrillOptions) error {
 		}
 		rep.Trend = trend
 	}
+	if opts.MetricsFile != "" {
+		if err := rep.WriteMetricsFile(opts.MetricsFile); err != nil {
+			return err
+		}
+	}
 	md := rep.Markdown()
 	if opts.StepSummary != "" {
 		if err := appendFile(opts.StepSummary, md); err != nil {
