@@ -139,8 +139,14 @@ func firstLineOf(s string) string {
 	return first
 }
 
-// Markdown renders the drill for a person.
-func (rep *DrillReport) Markdown() string {
+// Markdown renders the drill for a person, with the trend as an inline SVG
+// chart (for drill.md and CI summaries).
+func (rep *DrillReport) Markdown() string { return rep.markdown(true) }
+
+// Text is Markdown without the chart, for a terminal.
+func (rep *DrillReport) Text() string { return rep.markdown(false) }
+
+func (rep *DrillReport) markdown(chart bool) string {
 	var b strings.Builder
 	verdict := "PASSED"
 	if !rep.Passed {
@@ -188,7 +194,7 @@ func (rep *DrillReport) Markdown() string {
 			fmt.Fprintf(&b, "- %s\n", mdEscape(d))
 		}
 	}
-	if svg, err := rep.trendSVG(); err == nil && svg != "" {
+	if svg, err := rep.trendSVG(); chart && err == nil && svg != "" {
 		b.WriteString("\n## RTO trend\n\n" + svg + "\n")
 	}
 	if len(rep.Trend) > 0 {

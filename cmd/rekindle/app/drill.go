@@ -63,7 +63,7 @@ Exit 1 when verification fails or the RTO objective is missed.`,
 			if g.output == "json" {
 				writeJSON(g.streams.Out, map[string]any{"event": "drill", "report": rep})
 			} else if rep != nil {
-				fmt.Fprint(g.streams.Out, "\n"+rep.Markdown())
+				fmt.Fprint(g.streams.Out, "\n"+rep.Text())
 				if o.ReportDir != "" {
 					fmt.Fprintf(g.streams.Out, "\nReports: %s/{drill.json,junit.xml,drill.md,drill.html}\n", o.ReportDir)
 				}
