@@ -36,7 +36,9 @@ func TestObjectResults(t *testing.T) {
 		{Workload: "chart", Object: "Deployment/hello/hello", Reason: "not healthy: InProgress"},
 		{Workload: "plain", Object: "Secret/app/gone", Reason: "missing"},
 	}}
-	namespaced := func(o *unstructured.Unstructured) bool { return o.GetKind() != "ClusterRole" && o.GetKind() != "Namespace" }
+	namespaced := func(o *unstructured.Unstructured) bool {
+		return o.GetKind() != "ClusterRole" && o.GetKind() != "Namespace"
+	}
 	rows := objectResults(rc, vr, namespaced)
 	var got []string
 	for _, r := range rows {
