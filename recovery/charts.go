@@ -32,10 +32,11 @@ type timelineChart struct {
 }
 
 type laneView struct {
-	Name   string
-	Lost   bool
-	Y, Mid float64
-	Spans  []spanView
+	Name           string
+	Lost, Critical bool
+	Error          string
+	Y, Mid         float64
+	Spans          []spanView
 }
 
 type spanView struct {
@@ -54,7 +55,7 @@ type tickView struct {
 
 // newTimelineChart lays out lanes on one time axis. The axis covers the
 // longest lane, and the objective too when it is at most 1.5 times that.
-func newTimelineChart(lanes []Lane, total, objective time.Duration) timelineChart {
+func newTimelineChart(lanes []TimelineLane, total, objective time.Duration) timelineChart {
 	end := total
 	for _, l := range lanes {
 		for _, s := range l.Spans {
@@ -76,7 +77,7 @@ func newTimelineChart(lanes []Lane, total, objective time.Duration) timelineChar
 	x := func(d time.Duration) float64 { return c.Left + (c.Right-c.Left)*d.Seconds()/end.Seconds() }
 	y := 4.0
 	for _, l := range lanes {
-		lv := laneView{Name: l.Name, Lost: l.Lost, Y: y, Mid: y + laneHeight/2}
+		lv := laneView{Name: l.Name, Lost: l.Lost, Critical: l.Critical, Error: l.Error, Y: y, Mid: y + laneHeight/2}
 		for _, s := range l.Spans {
 			sv := spanView{
 				Phase: s.Phase, Status: s.Status, Shared: s.Shared,
@@ -85,7 +86,7 @@ func newTimelineChart(lanes []Lane, total, objective time.Duration) timelineChar
 			}
 			sv.Title = fmt.Sprintf("%s: %s, from %s to %s", s.Phase, fmtDur(s.Duration), fmtDur(s.Start), fmtDur(s.End()))
 			if s.Shared {
-				sv.Title += " (a step shared by every cluster)"
+				sv.Title += " (a step run once for the whole environment)"
 			}
 			if s.Status == "failed" {
 				sv.Title += " — failed"

@@ -136,17 +136,9 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 	}
 	var res *Result
 	recErr := rep.phase(DrillRecover, func() (string, error) {
-		rec := newEventLog(opts.Events)
-		ropts := opts.Options
-		ropts.Events = rec.observe
-		start := time.Now()
 		var err error
-		res, err = Recover(ctx, ropts)
-		var sum *bootstrap.Summary
-		if res != nil {
-			sum = res.Summary
-		}
-		rep.Timeline.Recovery = recoveryLanes(start, rec.all(), sum, rep.Lost)
+		res, err = Recover(ctx, opts.Options)
+		defer func() { rep.Timeline.Recovery = recoveryLanes(rep.Recovery, rep.Lost) }()
 		if res != nil {
 			if opts.Objective > 0 {
 				res.RTO.Objective = opts.Objective

@@ -76,7 +76,7 @@ func (rep *DrillReport) HTML() ([]byte, error) {
 	if tl == nil {
 		tl = &Timeline{Drill: drillLane(rep.Phases)}
 	}
-	v.Drill = newTimelineChart([]Lane{tl.Drill}, rep.Duration, 0)
+	v.Drill = newTimelineChart([]TimelineLane{tl.Drill}, rep.Duration, 0)
 	if r := rep.Recovery; r != nil {
 		v.RTO = newRTOView(*r)
 		if len(tl.Recovery) > 0 {

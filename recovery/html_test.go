@@ -2,77 +2,57 @@ package recovery
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/html"
 
-	"github.com/rekindle-dev/rekindle/bootstrap"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 )
 
-// TestRecoveryLanesFromEvents: two clusters created concurrently get
-// overlapping spans of their own; a step that names no cluster is shared;
-// replay splits at each cluster's own AppliedAfter and HealthyAfter.
-func TestRecoveryLanesFromEvents(t *testing.T) {
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	ev := func(s float64, step, status, cluster string, took time.Duration) bootstrap.Event {
-		return bootstrap.Event{Time: at(s), Step: step, Status: status, Cluster: cluster, Duration: took}
+// TestRecoveryLanes: each cluster's lane is the shared steps then its own
+// phases, in time order, as the RTO's lanes hold them; a lost cluster
+// without a lane of its own still gets one.
+func TestRecoveryLanes(t *testing.T) {
+	s := func(sec float64) time.Duration { return time.Duration(sec * float64(time.Second)) }
+	r := &RTO{
+		Total: s(9.5), Critical: "a",
+		Phases: []Phase{
+			{Name: PhaseDetect, Start: s(0.1), Duration: s(0.2)},
+			{Name: PhaseInfra, Start: s(0.3), Duration: s(0.5)},
+			{Name: PhaseCluster, Start: s(0.8), Duration: s(4)}, // the critical lane's, not shared
+			{Name: PhaseReport, Start: s(9.2), Duration: s(0.1)},
+			{Name: PhaseOther, Duration: s(0.2)},
+		},
+		Lanes: []Lane{
+			{Cluster: "a", Phases: []Phase{{Name: PhaseCluster, Start: s(0.8), Duration: s(4)}, {Name: PhaseReplay, Start: s(4.8), Duration: s(4)}}},
+			{Cluster: "b", Error: "replay: refused", Phases: []Phase{{Name: PhaseWait, Start: s(0.8), Duration: s(1)}, {Name: PhaseCluster, Start: s(1.8), Duration: s(2)}}},
+		},
 	}
-	events := []bootstrap.Event{
-		ev(0.1, bootstrap.StepDetect, bootstrap.StatusStarted, "", 0),
-		ev(0.3, bootstrap.StepDetect, bootstrap.StatusDone, "", 0),
-		ev(0.5, bootstrap.StepClusters, bootstrap.StatusStarted, "", 0),
-		ev(0.6, bootstrap.StepClusters, bootstrap.StatusInfo, "a", 0),
-		ev(0.7, bootstrap.StepClusters, bootstrap.StatusInfo, "b", 0),
-		ev(3.0, bootstrap.StepClusters, bootstrap.StatusInfo, "b", time.Second),
-		ev(4.0, bootstrap.StepClusters, bootstrap.StatusInfo, "a", 2*time.Second),
-		ev(4.1, bootstrap.StepClusters, bootstrap.StatusDone, "", 0),
-		ev(4.2, bootstrap.StepAgent, bootstrap.StatusStarted, "", 0),
-		ev(5.2, bootstrap.StepAgent, bootstrap.StatusDone, "", 0),
-		ev(5.2, bootstrap.StepReplay, bootstrap.StatusStarted, "", 0),
-		ev(9.2, bootstrap.StepReplay, bootstrap.StatusDone, "", 0),
-	}
-	sum := &bootstrap.Summary{Clusters: []bootstrap.ClusterSummary{
-		{Name: "a", AppliedAfter: time.Second, HealthyAfter: 4 * time.Second},
-		{Name: "b", AppliedAfter: 2 * time.Second, HealthyAfter: 3 * time.Second},
-	}}
-	lanes := recoveryLanes(t0, events, sum, []string{"a", "b"})
-	if len(lanes) != 2 || lanes[0].Name != "a" || lanes[1].Name != "b" || !lanes[0].Lost {
-		t.Fatalf("lanes: %+v", lanes)
-	}
-	spans := func(l Lane) map[string]Span {
-		m := map[string]Span{}
-		for _, s := range l.Spans {
-			m[s.Phase] = s
+	lanes := recoveryLanes(r, []string{"a", "gone"})
+	var got []string
+	for _, l := range lanes {
+		line := fmt.Sprintf("%s lost=%t critical=%t err=%q:", l.Name, l.Lost, l.Critical, l.Error)
+		for _, sp := range l.Spans {
+			line += fmt.Sprintf(" %s@%.1f+%.1f", sp.Phase, sp.Start.Seconds(), sp.Duration.Seconds())
+			if sp.Shared {
+				line += "*"
+			}
 		}
-		return m
+		got = append(got, line)
 	}
-	a, b := spans(lanes[0]), spans(lanes[1])
-	ms := func(d time.Duration) int64 { return d.Milliseconds() }
-	for _, c := range []struct {
-		name        string
-		got         Span
-		start, dur  int64
-		shared      bool
-		wantPresent bool
-	}{
-		{"a detect", a[PhaseDetect], 100, 200, true, true},
-		{"a cluster", a[PhaseCluster], 600, 3400, false, true},
-		{"b cluster", b[PhaseCluster], 700, 2300, false, true},
-		{"b agent", b[PhaseAgent], 4200, 1000, true, true},
-		{"a replay", a[PhaseReplay], 5200, 1000, false, true},
-		{"a healthy", a[PhaseHealthy], 6200, 3000, false, true},
-		{"b healthy", b[PhaseHealthy], 7200, 1000, false, true},
-	} {
-		if ms(c.got.Start) != c.start || ms(c.got.Duration) != c.dur || c.got.Shared != c.shared {
-			t.Errorf("%s: start %dms duration %dms shared %t, want %d, %d, %t", c.name, ms(c.got.Start), ms(c.got.Duration), c.got.Shared, c.start, c.dur, c.shared)
-		}
+	want := []string{
+		`a lost=true critical=true err="": detect@0.1+0.2* infra@0.3+0.5* cluster@0.8+4.0 replay@4.8+4.0 report@9.2+0.1*`,
+		`b lost=false critical=false err="replay: refused": detect@0.1+0.2* infra@0.3+0.5* wait@0.8+1.0 cluster@1.8+2.0 report@9.2+0.1*`,
+		`gone lost=true critical=false err="": detect@0.1+0.2* infra@0.3+0.5* report@9.2+0.1*`,
 	}
-	if _, ok := a[PhaseInfra]; ok {
-		t.Error("a step that did not run has a span")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lanes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if l := recoveryLanes(nil, []string{"x"}); len(l) != 1 || !l[0].Lost || len(l[0].Spans) != 0 {
+		t.Errorf("no recovery: %+v", l)
 	}
 }
 
@@ -87,7 +67,7 @@ func TestHTMLReportEscapesAndShowsEverything(t *testing.T) {
 		Phases:   []Phase{{Name: DrillUp, Duration: 20 * time.Second, Status: "done"}, {Name: DrillRecover, Start: 20 * time.Second, Duration: 9 * time.Second, Status: "failed", Detail: evil}},
 		Recovery: &RTO{Total: 9 * time.Second, Objective: 5 * time.Second, Phases: []Phase{{Name: PhaseCluster, Duration: 4 * time.Second, Status: "done"}, {Name: PhaseReplay, Duration: 5 * time.Second, Status: "done"}}},
 		Trend:    []HistoryEntry{{Time: time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC), RTO: 7 * time.Second, Passed: true}, {Time: time.Date(2026, 2, 8, 10, 0, 0, 0, time.UTC), RTO: 8 * time.Second}},
-		Timeline: &Timeline{Recovery: []Lane{
+		Timeline: &Timeline{Recovery: []TimelineLane{
 			{Name: "apps", Lost: true, Spans: []Span{{Phase: PhaseCluster, Duration: 4 * time.Second}, {Phase: PhaseReplay, Start: 4 * time.Second, Duration: 5 * time.Second}}},
 			{Name: "edge" + evil, Spans: []Span{{Phase: PhaseReplay, Start: 4 * time.Second, Duration: 2 * time.Second, Shared: true}}},
 		}},

@@ -74,8 +74,9 @@ type Notification struct {
 	RTOSeconds       float64   `json:"rtoSeconds"`
 	ObjectiveSeconds float64   `json:"objectiveSeconds,omitempty"`
 	ObjectiveMet     bool      `json:"objectiveMet"`
-	// FailingPhases are the drill and recovery phases that failed, and
-	// "rto-objective" when the objective was missed.
+	// FailingPhases are the drill phases and recovery phases
+	// ("recovery/replay") that failed, the clusters whose own pipeline
+	// failed ("cluster/edge"), and "rto-objective" when it was missed.
 	FailingPhases []string `json:"failingPhases,omitempty"`
 	Failure       string   `json:"failure,omitempty"`
 	Differences   int      `json:"differences,omitempty"`
@@ -102,6 +103,11 @@ func (rep *DrillReport) Notification(reportURL string) Notification {
 		for _, ph := range r.Phases {
 			if ph.Status == "failed" {
 				n.FailingPhases = append(n.FailingPhases, "recovery/"+ph.Name)
+			}
+		}
+		for _, l := range r.Lanes {
+			if l.Error != "" {
+				n.FailingPhases = append(n.FailingPhases, "cluster/"+l.Cluster)
 			}
 		}
 		if !r.Met {

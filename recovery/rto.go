@@ -31,13 +31,12 @@ const (
 // Phase is one timed part of a recovery.
 type Phase struct {
 	Name string `json:"name"`
-	// Start is when the phase began, from the start of the recovery.
+	// Start is when the phase began, from the start of the recovery (or,
+	// for a drill's own phases, of the drill).
 	Start    time.Duration `json:"start"`
 	Duration time.Duration `json:"duration"`
 	Status   string        `json:"status"`
 	Detail   string        `json:"detail,omitempty"`
-	// Start is the offset from the drill's start (drill phases only).
-	Start time.Duration `json:"start,omitempty"`
 }
 
 // Lane is one cluster's own pipeline within a recovery.

@@ -63,7 +63,7 @@ func TestDrillHTMLReportInChromium(t *testing.T) {
 		t.Fatalf("parse Chromium's DOM: %v", err)
 	}
 	lanes := domLanes(doc)
-	wantLanes := append([]recovery.Lane{rep.Timeline.Drill}, rep.Timeline.Recovery...)
+	wantLanes := append([]recovery.TimelineLane{rep.Timeline.Drill}, rep.Timeline.Recovery...)
 	if len(lanes) != len(wantLanes) {
 		t.Fatalf("DOM has lanes %v, drill.json %d", lanes, len(wantLanes))
 	}
@@ -76,7 +76,7 @@ func TestDrillHTMLReportInChromium(t *testing.T) {
 			t.Errorf("lane %d: DOM %s %v, drill.json %s %v", i, lanes[i].name, lanes[i].spans, l.Name, phases)
 		}
 	}
-	if !slices.ContainsFunc(rep.Timeline.Recovery, func(l recovery.Lane) bool { return l.Name == "dev-apps" && l.Lost }) {
+	if !slices.ContainsFunc(rep.Timeline.Recovery, func(l recovery.TimelineLane) bool { return l.Name == "dev-apps" && l.Lost }) {
 		t.Errorf("no lane for the lost cluster dev-apps: %+v", rep.Timeline.Recovery)
 	}
 	for _, ph := range []string{recovery.DrillUp, recovery.DrillLose, recovery.DrillRecover, recovery.DrillVerify, recovery.DrillTeardown} {
@@ -107,7 +107,7 @@ func TestDrillHTMLReportInChromium(t *testing.T) {
 		t.Errorf("the screenshot looks blank: %d colours, %.1f%% of pixels not background", colors, 100*inked)
 	}
 	if os.Getenv("REKINDLE_UPDATE_SCREENSHOT") != "" {
-		runChromium(t, chromium, "--screenshot="+filepath.Join("..", "..", "docs", "drill-report.png"), "--window-size=1100,1250", "--hide-scrollbars", "file://"+page)
+		runChromium(t, chromium, "--screenshot="+filepath.Join("..", "..", "docs", "drill-report.png"), "--window-size=1100,1900", "--hide-scrollbars", "file://"+page)
 	}
 
 	md, err := os.ReadFile(summary)
