@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -29,8 +30,22 @@ type DrillOptions struct {
 	Objective time.Duration
 	// Keep leaves the environment running after the drill.
 	Keep bool
-	// ReportDir receives drill.json, junit.xml and drill.md; empty: none.
+	// ReportDir receives drill.json, junit.xml, drill.md and drill.html;
+	// empty: none.
 	ReportDir string
+	// StepSummary, when set (from $GITHUB_STEP_SUMMARY), gets the Markdown
+	// report appended.
+	StepSummary string
+	// MetricsFile receives the drill's metrics in the Prometheus text
+	// format (for node_exporter's textfile collector); empty: none.
+	MetricsFile string
+	// Pushgateway receives the same metrics; empty URL: none.
+	Pushgateway PushOptions
+	// Notify posts a summary of the drill to a webhook; empty URL: none.
+	Notify NotifyOptions
+	// Warn receives what does not fail the drill: a push or notification
+	// that did not get through. nil discards it.
+	Warn io.Writer
 	// HistoryFile gets one JSON line per drill; empty:
 	// <StateDir>/envs/<blueprint>/<env>/drills.jsonl.
 	HistoryFile string
@@ -54,6 +69,11 @@ type DrillReport struct {
 	Failure     string                     `json:"failure,omitempty"`
 	// Trend holds the RTO of earlier drills of this environment, oldest first.
 	Trend []HistoryEntry `json:"trend,omitempty"`
+	// Timeline is the drill's phases and the recovery's, one lane per cluster.
+	Timeline *Timeline `json:"timeline,omitempty"`
+	// Verify is the last comparison with Git (after recovery, or the
+	// baseline's when that failed), object by object.
+	Verify *VerifyReport `json:"verify,omitempty"`
 }
 
 // ErrDrillFailed marks a drill that ran but did not pass.
@@ -64,7 +84,7 @@ var ErrDrillFailed = errors.New("drill failed")
 // unless Keep (teardown runs even when the drill fails). Reports are written
 // whatever the outcome.
 func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error) {
-	rep = &DrillReport{Started: time.Now().UTC()}
+	rep = &DrillReport{Started: time.Now().UTC(), Timeline: &Timeline{}}
 	defer func() {
 		if !opts.Keep {
 			rep.phase(DrillTeardown, func() (string, error) {
@@ -82,6 +102,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		if werr := rep.save(opts); werr != nil {
 			err = errors.Join(err, werr)
 		}
+		rep.publish(context.WithoutCancel(ctx), opts)
 	}()
 	var up *bootstrap.Summary
 	if err := rep.phase(DrillUp, func() (string, error) {
@@ -99,7 +120,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		return rep, rep.fail(err)
 	}
 	if err := rep.phase(DrillBaseline, func() (string, error) {
-		return checkClusters(ctx, opts.Options, up)
+		return rep.check(ctx, opts.Options, up)
 	}); err != nil {
 		return rep, rep.fail(err)
 	}
@@ -117,6 +138,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 	recErr := rep.phase(DrillRecover, func() (string, error) {
 		var err error
 		res, err = Recover(ctx, opts.Options)
+		defer func() { rep.Timeline.Recovery = recoveryLanes(rep.Recovery, rep.Lost) }()
 		if res != nil {
 			if opts.Objective > 0 {
 				res.RTO.Objective = opts.Objective
@@ -136,7 +158,7 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		return rep, rep.fail(recErr)
 	}
 	if err := rep.phase(DrillVerify, func() (string, error) {
-		return checkClusters(ctx, opts.Options, res.Summary)
+		return rep.check(ctx, opts.Options, res.Summary)
 	}); err != nil {
 		return rep, rep.fail(err)
 	}
@@ -147,10 +169,10 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 	return rep, nil
 }
 
-// checkClusters compares every cluster of the environment with the render at
-// the run's commit, object by object (see Verify); the agents' own counts are
-// not trusted. Differences come back as a *DiffError.
-func checkClusters(ctx context.Context, opts bootstrap.Options, sum *bootstrap.Summary) (string, error) {
+// check compares every cluster of the environment with the render at the
+// run's commit, object by object (see Verify), and keeps the comparison; the
+// agents' own counts are not trusted. Differences come back as a *DiffError.
+func (drill *DrillReport) check(ctx context.Context, opts bootstrap.Options, sum *bootstrap.Summary) (string, error) {
 	opts.Events = nil // the drill reports its own phases
 	commit := ""
 	if sum != nil {
@@ -160,6 +182,7 @@ func checkClusters(ctx context.Context, opts bootstrap.Options, sum *bootstrap.S
 	if err != nil {
 		return "", err
 	}
+	drill.Verify = rep
 	if err := rep.Err(); err != nil {
 		return "", err
 	}
@@ -180,11 +203,12 @@ func (e *DiffError) Error() string {
 func (rep *DrillReport) phase(name string, fn func() (string, error)) error {
 	start := time.Now()
 	detail, err := fn()
-	ph := Phase{Name: name, Duration: time.Since(start), Status: bootstrap.StatusDone, Detail: detail}
+	ph := Phase{Name: name, Start: start.Sub(rep.Started), Duration: time.Since(start), Status: bootstrap.StatusDone, Detail: detail}
 	if err != nil {
 		ph.Status, ph.Detail = bootstrap.StatusFailed, err.Error()
 	}
 	rep.Phases = append(rep.Phases, ph)
+	rep.Timeline.Drill = drillLane(rep.Phases)
 	return err
 }
 

@@ -14,17 +14,25 @@ import (
 func (rep *DrillReport) save(opts DrillOptions) error {
 	if opts.HistoryFile != "" {
 		e := HistoryEntry{Time: rep.Started, Commit: rep.Commit, Passed: rep.Passed}
-		if rep.Recovery != nil {
-			e.RTO, e.Objective = rep.Recovery.Total, rep.Recovery.Objective
-		}
-		for _, c := range rep.Clusters {
-			e.Objects += c.Desired
+		if h := rep.historyEntry(); h != nil {
+			e = *h
 		}
 		trend, err := appendHistory(opts.HistoryFile, e)
 		if err != nil {
 			return fmt.Errorf("drill history: %w", err)
 		}
 		rep.Trend = trend
+	}
+	if opts.MetricsFile != "" {
+		if err := rep.WriteMetricsFile(opts.MetricsFile); err != nil {
+			return err
+		}
+	}
+	md := rep.Markdown()
+	if opts.StepSummary != "" {
+		if err := appendFile(opts.StepSummary, md); err != nil {
+			return fmt.Errorf("write the step summary: %w", err)
+		}
 	}
 	if opts.ReportDir == "" {
 		return nil
@@ -40,7 +48,11 @@ func (rep *DrillReport) save(opts DrillOptions) error {
 	if err != nil {
 		return err
 	}
-	for name, data := range map[string][]byte{"drill.json": append(js, '\n'), "junit.xml": junit, "drill.md": []byte(rep.Markdown())} {
+	page, err := rep.HTML()
+	if err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{"drill.json": append(js, '\n'), "junit.xml": junit, "drill.md": []byte(md), "drill.html": page} {
 		if err := os.WriteFile(filepath.Join(opts.ReportDir, name), data, 0o644); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
@@ -127,8 +139,14 @@ func firstLineOf(s string) string {
 	return first
 }
 
-// Markdown renders the drill for a person.
-func (rep *DrillReport) Markdown() string {
+// Markdown renders the drill for a person, with the trend as an inline SVG
+// chart (for drill.md and CI summaries).
+func (rep *DrillReport) Markdown() string { return rep.markdown(true) }
+
+// Text is Markdown without the chart, for a terminal.
+func (rep *DrillReport) Text() string { return rep.markdown(false) }
+
+func (rep *DrillReport) markdown(chart bool) string {
 	var b strings.Builder
 	verdict := "PASSED"
 	if !rep.Passed {
@@ -176,6 +194,9 @@ func (rep *DrillReport) Markdown() string {
 			fmt.Fprintf(&b, "- %s\n", mdEscape(d))
 		}
 	}
+	if svg, err := rep.trendSVG(); chart && err == nil && svg != "" {
+		b.WriteString("\n## RTO trend\n\n" + svg + "\n")
+	}
 	if len(rep.Trend) > 0 {
 		b.WriteString("\n## Trend (earlier drills, oldest first)\n\n| when | commit | RTO | passed |\n|---|---|---|---|\n")
 		for _, e := range rep.Trend {
@@ -189,6 +210,19 @@ func (rep *DrillReport) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// appendFile appends s to the file at path, creating it.
+func appendFile(path, s string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func mdEscape(s string) string {

@@ -31,7 +31,8 @@ const (
 // Phase is one timed part of a recovery.
 type Phase struct {
 	Name string `json:"name"`
-	// Start is when the phase began, from the start of the recovery.
+	// Start is when the phase began, from the start of the recovery (or,
+	// for a drill's own phases, of the drill).
 	Start    time.Duration `json:"start"`
 	Duration time.Duration `json:"duration"`
 	Status   string        `json:"status"`

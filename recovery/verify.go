@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/rekindle-dev/rekindle/bootstrap"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
@@ -25,7 +27,11 @@ type VerifyReport struct {
 	// Clusters hold per-cluster counts and differences; a cluster that is
 	// missing or does not answer has one difference saying so.
 	Clusters []agent.VerifyResult `json:"clusters"`
-	Duration time.Duration        `json:"duration"`
+	// Objects are every rendered object of every cluster with what was
+	// found for it, in render order; a cluster that could not be compared
+	// has one row naming no object.
+	Objects  []ObjectResult `json:"objects,omitempty"`
+	Duration time.Duration  `json:"duration"`
 	// Passed is true when every cluster matches Git.
 	Passed bool `json:"passed"`
 }
@@ -87,11 +93,12 @@ func Verify(ctx context.Context, opts bootstrap.Options, commit string) (*Verify
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(ec.Clusters))
+	objects := make([][]ObjectResult, len(ec.Clusters))
 	for i, c := range ec.Clusters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rep.Clusters[i], errs[i] = verifyCluster(ctx, ec, c, noOutputs)
+			rep.Clusters[i], objects[i], errs[i] = verifyCluster(ctx, ec, c, noOutputs)
 		}()
 	}
 	wg.Wait()
@@ -99,6 +106,9 @@ func Verify(ctx context.Context, opts bootstrap.Options, commit string) (*Verify
 		if err != nil {
 			return rep, err
 		}
+	}
+	for _, o := range objects {
+		rep.Objects = append(rep.Objects, o...)
 	}
 	rep.Passed = true
 	for _, c := range rep.Clusters {
@@ -108,16 +118,16 @@ func Verify(ctx context.Context, opts bootstrap.Options, commit string) (*Verify
 	return rep, nil
 }
 
-// verifyCluster renders one cluster and compares it with the live one. Only
-// a broken render (when the infra outputs are there) or a cancelled context
-// is an error.
-func verifyCluster(ctx context.Context, ec *bootstrap.EnvContext, c bootstrap.EnvCluster, noOutputs bool) (agent.VerifyResult, error) {
+// verifyCluster renders one cluster and compares it with the live one, and
+// lists its objects with what was found for each. Only a broken render (when
+// the infra outputs are there) or a cancelled context is an error.
+func verifyCluster(ctx context.Context, ec *bootstrap.EnvContext, c bootstrap.EnvCluster, noOutputs bool) (agent.VerifyResult, []ObjectResult, error) {
 	start := time.Now()
 	res := agent.VerifyResult{Cluster: c.Name}
-	unreachable := func(reason string) (agent.VerifyResult, error) {
+	unreachable := func(reason string) (agent.VerifyResult, []ObjectResult, error) {
 		res.Differences = []agent.Difference{{Reason: reason}}
 		res.Duration = time.Since(start)
-		return res, nil
+		return res, objectResults(nil, res, nil), nil
 	}
 	if strings.Contains(c.Name, "{{") {
 		return unreachable("cluster not verified: " + c.Reason)
@@ -128,7 +138,7 @@ func verifyCluster(ctx context.Context, ec *bootstrap.EnvContext, c bootstrap.En
 		return unreachable(fmt.Sprintf("cluster not verified: the infra outputs are missing, so it cannot be rendered (%s)", s))
 	}
 	if err != nil {
-		return res, fmt.Errorf("render cluster %q: %w", c.Name, err)
+		return res, nil, fmt.Errorf("render cluster %q: %w", c.Name, err)
 	}
 	res.Commit = rc.Commit
 	for _, w := range rc.Workloads {
@@ -156,9 +166,13 @@ func verifyCluster(ctx context.Context, ec *bootstrap.EnvContext, c bootstrap.En
 	vr, err := ap.Verify(ctx, rc)
 	if err != nil {
 		if ctx.Err() != nil {
-			return res, ctx.Err()
+			return res, nil, ctx.Err()
 		}
 		return unreachable("cluster not verified: " + err.Error())
 	}
-	return *vr, nil
+	namespaced := func(o *unstructured.Unstructured) bool {
+		ns, err := ap.Client().IsObjectNamespaced(o)
+		return err != nil || ns // as the agent: unknown kinds count as namespaced
+	}
+	return *vr, objectResults(rc, *vr, namespaced), nil
 }
