@@ -77,7 +77,7 @@ func TestAgentChart(t *testing.T) {
 	}
 	d := renderAgentChart(t, full)["Deployment/rekindle-system/rekindle-agent"]
 	for _, want := range []string{"image: ghcr.io/rekindle-dev/rekindle:v0.3.0",
-		"- agent\n        - --blueprint\n        - https://git.example/acme/blueprint.git\n        - --ref\n        - v1.2.0\n        - --env\n        - prod\n        - --cluster\n        - eu-1\n        - --interval\n        - 2m0s"} {
+		"args:\n        - --blueprint\n        - https://git.example/acme/blueprint.git\n        - --ref\n        - v1.2.0\n        - --env\n        - prod\n        - --cluster\n        - eu-1\n        - --interval\n        - 2m0s"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Deployment lacks %q:\n%s", want, d)
 		}

@@ -62,6 +62,7 @@ that rekindle starts and supervises.`,
 	fl.BoolVar(&f.once, "once", false, "run one pass and exit (exit 1 when it fails)")
 	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "let an empty render prune everything the agent applied")
 	fl.BoolVar(&f.noPrune, "no-prune", false, "never delete objects that left the render")
+	cmd.AddCommand(newAgentImageCmd(g))
 	return cmd
 }
 
