@@ -26,10 +26,13 @@ const DefaultImage = "ghcr.io/rekindle-dev/rekindle"
 
 // InstallValues configure the agent chart.
 type InstallValues struct {
-	// Image repository (default DefaultImage) and Version, the image tag
-	// (default "latest").
-	Image   string
-	Version string
+	// ImageRef is the agent's full image reference (repo:tag or
+	// repo@sha256:...); when empty, Image (the repository, default
+	// DefaultImage) at the tag Version (default "latest"). Version is also
+	// the chart's appVersion.
+	ImageRef string
+	Image    string
+	Version  string
 	// Blueprint is the blueprint source (a Git URL), Ref the branch, tag or
 	// commit, Environment and Cluster what the agent renders.
 	Blueprint   string
@@ -70,8 +73,8 @@ func (v InstallValues) String() string {
 	if v.Scope != nil {
 		rbac = "scoped"
 	}
-	return fmt.Sprintf("{Image:%s Version:%s Blueprint:%s Ref:%s Environment:%s Cluster:%s Interval:%s SkipDeployment:%t RBAC:%s GitUsername:%s GitToken:%s GitSSHKey:%s GitKnownHosts:%s AgeKey:%s}",
-		v.Image, v.Version, v.Blueprint, v.Ref, v.Environment, v.Cluster, v.Interval, v.SkipDeployment, rbac,
+	return fmt.Sprintf("{ImageRef:%s Image:%s Version:%s Blueprint:%s Ref:%s Environment:%s Cluster:%s Interval:%s SkipDeployment:%t RBAC:%s GitUsername:%s GitToken:%s GitSSHKey:%s GitKnownHosts:%s AgeKey:%s}",
+		v.ImageRef, v.Image, v.Version, v.Blueprint, v.Ref, v.Environment, v.Cluster, v.Interval, v.SkipDeployment, rbac,
 		v.GitUsername, red(v.GitToken), red(v.GitSSHKey), red(v.GitKnownHosts), red(v.AgeKey))
 }
 
@@ -97,7 +100,7 @@ func (v InstallValues) helmValues() map[string]any {
 		interval = time.Minute
 	}
 	return map[string]any{
-		"image": map[string]any{"repository": image, "tag": tag},
+		"image": map[string]any{"repository": image, "tag": tag, "ref": v.ImageRef},
 		"agent": map[string]any{
 			"deploy":      !v.SkipDeployment,
 			"blueprint":   v.Blueprint,
