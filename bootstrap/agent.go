@@ -141,6 +141,10 @@ func (r *run) agentCommand(c blueprints.Cluster, kubeconfig string) []string {
 		"--kubeconfig", kubeconfig,
 		"--interval", agentInterval(c).String(),
 		"--state-dir", r.opts.StateDir,
+		// Metrics and probes on a loopback port it picks; the URL goes to a
+		// file next to its pid, for rekindle status.
+		"--metrics-address", "127.0.0.1:0",
+		"--metrics-address-file", newHostAgent(r.paths.agents, c.Name).metricsFile,
 	)
 	if c.AgentRBAC() == blueprints.AgentRBACScoped {
 		// The kubeconfig is the cluster admin's: impersonating the agent's

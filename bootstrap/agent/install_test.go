@@ -80,6 +80,10 @@ func TestAgentChart(t *testing.T) {
 	}
 	d := renderAgentChart(t, full)["Deployment/rekindle-system/rekindle-agent"]
 	for _, want := range []string{"image: ghcr.io/rekindle-dev/rekindle:v0.3.0",
+		"replicas: 1", "strategy:\n    type: Recreate",
+		"livenessProbe:\n          failureThreshold: 3\n          httpGet:\n            path: /healthz\n            port: metrics",
+		"readinessProbe:\n          httpGet:\n            path: /readyz\n            port: metrics",
+		"- --metrics-address\n        - :8080", "containerPort: 8080\n          name: metrics",
 		"args:\n        - --blueprint\n        - https://git.example/acme/blueprint.git\n        - --ref\n        - v1.2.0\n        - --env\n        - prod\n        - --cluster\n        - eu-1\n        - --interval\n        - 2m0s"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Deployment lacks %q:\n%s", want, d)
