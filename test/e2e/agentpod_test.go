@@ -27,9 +27,8 @@ import (
 
 	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
-	"github.com/rekindle-dev/rekindle/providers/cluster"
-	"github.com/rekindle-dev/rekindle/providers/cluster/kwok"
 	"github.com/rekindle-dev/rekindle/test/gitserver"
+	"github.com/rekindle-dev/rekindle/test/kwoktest"
 )
 
 // TestAgentRunsAsPod runs the agent as the kubelet would run its pod: the
@@ -98,20 +97,8 @@ func TestAgentRunsAsPod(t *testing.T) {
 	allow := allowFor(rc)
 
 	// A kwok cluster with the chart's CRD, scoped RBAC and credentials Secret.
-	kp, err := kwok.New(kwok.Options{StateDir: filepath.Join(state, "clusters")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := fmt.Sprintf("rk-pod-%d", time.Now().UnixNano()%100000)
-	info, err := kp.Create(ctx, cluster.Spec{Name: name, Nodes: 3})
-	t.Cleanup(func() { _ = kp.Delete(context.Background(), name) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := cluster.RESTConfig(info.Kubeconfig, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc := kwoktest.New(t, "rk-pod", 3)
+	cfg := kc.Config
 	if err := agent.Install(ctx, cfg, agent.InstallValues{SkipDeployment: true, GitToken: token, Scope: agent.ScopeFor(allow, rc), Log: t.Logf}); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +131,7 @@ func TestAgentRunsAsPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	metricsPort := freeLoopbackPort(t)
-	container := "rekindle-agent-" + name
+	container := "rekindle-agent-" + kc.Name
 	run := exec.CommandContext(ctx, "docker", "run", "-d", "--name", container,
 		"--network", "host", "--read-only", "--tmpfs", "/tmp:rw,mode=1777", "--user", "65532:65532",
 		"--cap-drop", "ALL", "--security-opt", "no-new-privileges",

@@ -17,35 +17,27 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rekindle-dev/rekindle/test/testenv"
 )
 
 // needEngine skips (locally) or fails (CI=true: .ci/run starts one with
 // hack/container-engine.sh) when no Docker engine answers.
 func needEngine(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput()
-	if err == nil {
-		return
+	var err error
+	if out, derr := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); derr != nil {
+		err = fmt.Errorf("docker info: %v: %.200s", derr, out)
 	}
-	msg := fmt.Sprintf("no Docker engine answers (docker info: %v: %.200s); hack/container-engine.sh installs and starts one", err, out)
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI: %s", msg)
-	}
-	t.Skipf("skipping: %s", msg)
+	testenv.Need(t, "a Docker engine (hack/container-engine.sh installs and starts one)", err)
 }
 
 // needTool finds a program on PATH, else skips (locally) or fails (CI).
 func needTool(t *testing.T, name, what string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI: %s is not on PATH: %s", name, what)
-	}
-	t.Skipf("skipping: %s is not on PATH: %s", name, what)
-	return ""
+	testenv.Need(t, what, err)
+	return p
 }
 
 // testCA is a CA and a server certificate it signed for 127.0.0.1.
