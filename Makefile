@@ -12,8 +12,10 @@ TEST_TIMEOUT ?= 45m
 
 all: build
 
+# Static (CGO_ENABLED=0): the same binary runs on the host and in the agent's
+# FROM-scratch image (rekindle agent image), which has no libc.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/rekindle
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/rekindle
 
 tools:
 	@hack/install-cluster-tools.sh >/dev/null

@@ -176,6 +176,10 @@ type Agent struct {
 	// default: it may apply anything) or AgentRBACScoped (only what the
 	// cluster's allow-list permits, enforced by the API server).
 	RBAC string `json:"rbac,omitempty"`
+	// Image is the in-cluster agent's container image, a reference that may
+	// be pinned by digest (registry/rekindle@sha256:...). Default: the
+	// released image at rekindle's own version.
+	Image string `json:"image,omitempty"`
 }
 
 // Values of Agent.RBAC.

@@ -138,6 +138,11 @@ func (r *Repo) validateCluster(p *problems, path string, c *Cluster, env *Enviro
 		default:
 			p.add(path+".agent.rbac", "unknown mode %q (want %s or %s)", c.Agent.RBAC, AgentRBACClusterAdmin, AgentRBACScoped)
 		}
+		if c.Agent.Image != "" {
+			if err := CheckImageRef(c.Agent.Image); err != nil {
+				p.add(path+".agent.image", "%v", err)
+			}
+		}
 	}
 	names := map[string]bool{}
 	for i := range c.Workloads {

@@ -60,6 +60,10 @@ func TestLoadInvalid(t *testing.T) {
 			{21, "spec.environments[0].clusters[0].workloads[2].nameSpace", "unknown field"},
 			{24, "spec.environments[1].recovery.rto", `invalid duration "soon"`},
 		}},
+		{"agent-image", []want{
+			{12, "spec.environments[0].clusters[0].agent.image", `"registry.example/rekindle" is not an image reference with a tag or digest`},
+			{16, "spec.environments[0].clusters[1].agent.image", `is not an image reference with a tag or digest`},
+		}},
 		{"symlink-escape", []want{{13, "spec.environments[0].clusters[0].workloads[0].path", `path "apps" leaves the repo through a symlink`}}},
 	}
 	for _, tc := range cases {

@@ -22,6 +22,11 @@ const DefaultAgentInterval = time.Minute
 // a host-process agent where it cannot run in the cluster.
 func (r *run) installAgent(ctx context.Context, l *lane) (string, bool, error) {
 	c := l.c
+	// The validate step should refuse this already (see checkAgentImages);
+	// an agent that cannot start is never installed, nor planned.
+	if err := r.checkAgentImages(r.expanded, c.Name); err != nil {
+		return "", false, err
+	}
 	if r.opts.DryRun {
 		ch, err := agent.Chart()
 		if err != nil {
@@ -45,6 +50,8 @@ func (r *run) installAgent(ctx context.Context, l *lane) (string, bool, error) {
 	}
 	host := r.hostAgentFor(c)
 	vals := agent.InstallValues{
+		ImageRef:       r.agentImageFor(c),
+		Version:        r.opts.Version,
 		Blueprint:      git.RedactURL(r.opts.Source.Location),
 		Ref:            r.opts.Source.Ref,
 		Environment:    r.env,
@@ -134,6 +141,10 @@ func (r *run) agentCommand(c blueprints.Cluster, kubeconfig string) []string {
 		"--kubeconfig", kubeconfig,
 		"--interval", agentInterval(c).String(),
 		"--state-dir", r.opts.StateDir,
+		// Metrics and probes on a loopback port it picks; the URL goes to a
+		// file next to its pid, for rekindle status.
+		"--metrics-address", "127.0.0.1:0",
+		"--metrics-address-file", newHostAgent(r.paths.agents, c.Name).metricsFile,
 	)
 	if c.AgentRBAC() == blueprints.AgentRBACScoped {
 		// The kubeconfig is the cluster admin's: impersonating the agent's

@@ -80,10 +80,14 @@ func (r *run) fleet(ctx context.Context, sum *Summary) error {
 		r.info(StepClusters, "", "%d clusters, up to %d created at once", len(clusters), min(parallel, len(clusters)))
 	}
 	var failed []string
+	// Bad input (a preflight refusal, an agent with no image) stays bad
+	// input, exit 2, when it is every lane's failure.
+	allUsage := true
 	for i, err := range dag.Run(ctx, jobs, parallel) {
 		if err == nil {
 			continue
 		}
+		allUsage = allUsage && IsUsage(err)
 		l := lanes[i]
 		var de *dag.DependencyError
 		if errors.As(err, &de) {
@@ -97,12 +101,16 @@ func (r *run) fleet(ctx context.Context, sum *Summary) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	if len(clusters) == 1 {
-		return errors.New(strings.TrimPrefix(failed[0], clusters[0].Name+": "))
-	}
 	// One line, as every error rekindle ends with: each cluster and why.
 	up := len(clusters) - len(failed)
-	return fmt.Errorf("cluster %s (%d of %d clusters failed, %d up; a re-run resumes only what did not finish)", strings.Join(failed, "; cluster "), len(failed), len(clusters), up)
+	msg := fmt.Sprintf("cluster %s (%d of %d clusters failed, %d up; a re-run resumes only what did not finish)", strings.Join(failed, "; cluster "), len(failed), len(clusters), up)
+	if len(clusters) == 1 {
+		msg = strings.TrimPrefix(failed[0], clusters[0].Name+": ")
+	}
+	if allUsage {
+		return &UsageError{msg}
+	}
+	return errors.New(msg)
 }
 
 // laneStep is one step of a cluster's pipeline.

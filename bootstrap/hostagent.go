@@ -21,14 +21,27 @@ type hostAgent struct {
 	pidFile  string
 	argsFile string
 	logFile  string
+	// metricsFile holds the URL the agent serves its metrics on (a
+	// loopback port it picks), written by the agent while it serves.
+	metricsFile string
 }
 
 func newHostAgent(dir, clusterName string) hostAgent {
 	return hostAgent{
-		pidFile:  filepath.Join(dir, clusterName+".pid"),
-		argsFile: filepath.Join(dir, clusterName+".args.json"),
-		logFile:  filepath.Join(dir, clusterName+".log"),
+		pidFile:     filepath.Join(dir, clusterName+".pid"),
+		argsFile:    filepath.Join(dir, clusterName+".args.json"),
+		logFile:     filepath.Join(dir, clusterName+".log"),
+		metricsFile: filepath.Join(dir, clusterName+".metrics"),
 	}
+}
+
+// metricsURL is where the running agent serves /metrics, or "".
+func (h hostAgent) metricsURL() string {
+	data, err := os.ReadFile(h.metricsFile)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data)) + "/metrics"
 }
 
 // pid returns the agent's pid when it runs.

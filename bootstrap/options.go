@@ -47,6 +47,14 @@ type Options struct {
 	// and skips Terraform modules that need cloud providers, so that any
 	// environment can run on this machine.
 	Rehearse string
+	// Version is rekindle's own version: the in-cluster agent runs the
+	// released image at it (agent.DefaultImage:Version) unless AgentImage or
+	// a cluster's agent.image says otherwise. A development build has no
+	// released image.
+	Version string
+	// AgentImage, when set, is the in-cluster agent's image for every
+	// cluster (--agent-image), over each cluster's agent.image.
+	AgentImage string
 	// AllowReplace lets Terraform replace or destroy existing infrastructure
 	// (recovery refuses such a plan otherwise).
 	AllowReplace bool

@@ -37,6 +37,9 @@ type ClusterStatus struct {
 	Reason    string        `json:"reason,omitempty"`
 	// Agent says how the agent runs: "host process (pid N)", "not running", "in cluster".
 	Agent string `json:"agent,omitempty"`
+	// Metrics is where the agent serves Prometheus metrics: a loopback URL
+	// for a host process, the pod's port for an in-cluster agent.
+	Metrics string `json:"metrics,omitempty"`
 	// Sync is the agent's status, when the cluster answers.
 	Sync *agent.SyncStatus `json:"sync,omitempty"`
 	// Steps are the cluster's own pipeline steps as the checkpoint records them.
@@ -90,13 +93,16 @@ func (r *run) clusterStatus(ctx context.Context, name string) ClusterStatus {
 	}
 	cs.State, cs.APIServer, cs.Reason = info.State, info.APIServer, info.Reason
 	if r.hostAgentFor(r.blueprintCluster(name)) {
-		if pid, ok := newHostAgent(r.paths.agents, name).pid(); ok {
+		ha := newHostAgent(r.paths.agents, name)
+		if pid, ok := ha.pid(); ok {
 			cs.Agent = fmt.Sprintf("host process (pid %d)", pid)
+			cs.Metrics = ha.metricsURL()
 		} else {
 			cs.Agent = "host process not running"
 		}
 	} else {
 		cs.Agent = "in cluster"
+		cs.Metrics = fmt.Sprintf("pod port metrics (8080) of Deployment %s/rekindle-agent", agent.SystemNamespace)
 	}
 	if info.State != cluster.Running {
 		return cs

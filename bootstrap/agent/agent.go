@@ -33,6 +33,10 @@ type Agent struct {
 	Options SyncOptions
 	// Log receives one line per pass; nil discards them.
 	Log func(format string, args ...any)
+	// OnPassStart and OnPass, when set, are called by Run around each pass
+	// (metrics, events, probes). res is nil when the pass failed as a whole.
+	OnPassStart func(start time.Time)
+	OnPass      func(ctx context.Context, res *Result, err error, took time.Duration)
 }
 
 func (a *Agent) logf(format string, args ...any) {
@@ -88,7 +92,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	backoff := retry
 	for {
+		start := time.Now()
+		if a.OnPassStart != nil {
+			a.OnPassStart(start)
+		}
 		res, err := a.Once(ctx)
+		if a.OnPass != nil && ctx.Err() == nil {
+			a.OnPass(ctx, res, err, time.Since(start))
+		}
 		wait := interval
 		switch {
 		case ctx.Err() != nil:

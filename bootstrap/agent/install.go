@@ -26,10 +26,13 @@ const DefaultImage = "ghcr.io/rekindle-dev/rekindle"
 
 // InstallValues configure the agent chart.
 type InstallValues struct {
-	// Image repository (default DefaultImage) and Version, the image tag
-	// (default "latest").
-	Image   string
-	Version string
+	// ImageRef is the agent's full image reference (repo:tag or
+	// repo@sha256:...); when empty, Image (the repository, default
+	// DefaultImage) at the tag Version (default "latest"). Version is also
+	// the chart's appVersion.
+	ImageRef string
+	Image    string
+	Version  string
 	// Blueprint is the blueprint source (a Git URL), Ref the branch, tag or
 	// commit, Environment and Cluster what the agent renders.
 	Blueprint   string
@@ -38,11 +41,13 @@ type InstallValues struct {
 	Cluster     string
 	// Interval between passes (default 1m).
 	Interval time.Duration
-	// SkipDeployment installs the CRD, RBAC and the credentials Secret only
+	// SkipDeployment installs the CRD and RBAC (and applies the credentials Secret) only
 	// (agent.deploy=false): on kwok the agent runs as a host process because
 	// pods are simulated.
 	SkipDeployment bool
-	// Git credentials and the SOPS age key, stored in a Secret. Never printed.
+	// Git credentials and the SOPS age key, applied by Install into
+	// CredentialsSecret (server-side apply, not Helm values: no release
+	// revision holds them). Never printed.
 	GitUsername   string
 	GitToken      string
 	GitSSHKey     string
@@ -56,6 +61,11 @@ type InstallValues struct {
 	Timeout time.Duration
 	// Log receives progress lines; nil discards them. Values are never logged.
 	Log func(format string, args ...any)
+
+	// credentialsRevision is CredentialsSecret's resourceVersion, set by
+	// Install: a change restarts the agent's pod, which reads the
+	// credentials at start.
+	credentialsRevision string
 }
 
 // String describes the values with secrets redacted.
@@ -70,8 +80,8 @@ func (v InstallValues) String() string {
 	if v.Scope != nil {
 		rbac = "scoped"
 	}
-	return fmt.Sprintf("{Image:%s Version:%s Blueprint:%s Ref:%s Environment:%s Cluster:%s Interval:%s SkipDeployment:%t RBAC:%s GitUsername:%s GitToken:%s GitSSHKey:%s GitKnownHosts:%s AgeKey:%s}",
-		v.Image, v.Version, v.Blueprint, v.Ref, v.Environment, v.Cluster, v.Interval, v.SkipDeployment, rbac,
+	return fmt.Sprintf("{ImageRef:%s Image:%s Version:%s Blueprint:%s Ref:%s Environment:%s Cluster:%s Interval:%s SkipDeployment:%t RBAC:%s GitUsername:%s GitToken:%s GitSSHKey:%s GitKnownHosts:%s AgeKey:%s}",
+		v.ImageRef, v.Image, v.Version, v.Blueprint, v.Ref, v.Environment, v.Cluster, v.Interval, v.SkipDeployment, rbac,
 		v.GitUsername, red(v.GitToken), red(v.GitSSHKey), red(v.GitKnownHosts), red(v.AgeKey))
 }
 
@@ -97,7 +107,7 @@ func (v InstallValues) helmValues() map[string]any {
 		interval = time.Minute
 	}
 	return map[string]any{
-		"image": map[string]any{"repository": image, "tag": tag},
+		"image": map[string]any{"repository": image, "tag": tag, "ref": v.ImageRef},
 		"agent": map[string]any{
 			"deploy":      !v.SkipDeployment,
 			"blueprint":   v.Blueprint,
@@ -106,8 +116,9 @@ func (v InstallValues) helmValues() map[string]any {
 			"cluster":     v.Cluster,
 			"interval":    interval.String(),
 		},
-		"git":  map[string]any{"username": v.GitUsername, "token": v.GitToken, "sshKey": v.GitSSHKey, "knownHosts": v.GitKnownHosts},
-		"sops": map[string]any{"ageKey": v.AgeKey},
+		// Which credentials exist, never their values: those are in
+		// CredentialsSecret, applied by rekindle (see applyCredentials).
+		"credentials": map[string]any{"sshKey": v.GitSSHKey != "", "knownHosts": v.GitKnownHosts != "", "revision": v.credentialsRevision},
 	}
 }
 
@@ -135,9 +146,11 @@ func Chart() (*chart.Chart, error) {
 	return ch, nil
 }
 
-// Install installs or upgrades the agent release (ReleaseName in
-// SystemNamespace, created when missing). Installing the same values again
-// changes nothing: the release keeps its revision.
+// Install applies the credentials Secret, then installs or upgrades the
+// agent release (ReleaseName in SystemNamespace, created when missing), then
+// deletes the release's old revisions that held credentials (made by a
+// rekindle that passed them as Helm values). Installing the same values
+// again changes nothing: the Secret and the release keep their revisions.
 func Install(ctx context.Context, cfg *rest.Config, values InstallValues) error {
 	log := values.Log
 	if log == nil {
@@ -157,6 +170,13 @@ func Install(ctx context.Context, cfg *rest.Config, values InstallValues) error 
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
+	rv, err := applyCredentials(ctx, cfg, values.credentialData(), log)
+	if err != nil {
+		return fmt.Errorf("install agent: %w", err)
+	}
+	if !values.SkipDeployment {
+		values.credentialsRevision = rv
+	}
 	hv := values.helmValues()
 	if values.Scope != nil {
 		rbac, err := scopedValues(ctx, cfg, values.Scope, log)
@@ -172,6 +192,9 @@ func Install(ctx context.Context, cfg *rest.Config, values InstallValues) error 
 		return fmt.Errorf("install agent: %w", err)
 	}
 	log("agent release %s/%s %s (revision %d)", SystemNamespace, ReleaseName, act, rev)
+	if _, err := scrubHistory(cfg, log); err != nil {
+		return fmt.Errorf("install agent: %w", err)
+	}
 	return nil
 }
 

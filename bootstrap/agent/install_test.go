@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,10 +55,9 @@ func TestAgentChart(t *testing.T) {
 		want   []string
 	}{
 		{"deployed", full, []string{"ClusterRole/rekindle-agent", "ClusterRoleBinding/rekindle-agent",
-			"Deployment/rekindle-system/rekindle-agent", "Secret/rekindle-system/rekindle-agent-credentials",
-			"ServiceAccount/rekindle-system/rekindle-agent"}},
+			"Deployment/rekindle-system/rekindle-agent", "ServiceAccount/rekindle-system/rekindle-agent"}},
 		{"host process (agent.deploy=false)", hostOnly, []string{"ClusterRole/rekindle-agent", "ClusterRoleBinding/rekindle-agent",
-			"Secret/rekindle-system/rekindle-agent-credentials", "ServiceAccount/rekindle-system/rekindle-agent"}},
+			"ServiceAccount/rekindle-system/rekindle-agent"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,14 +70,21 @@ func TestAgentChart(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("objects %v, want %v", got, tt.want)
 			}
-			if s := objs["Secret/rekindle-system/rekindle-agent-credentials"]; strings.Contains(s, "s3cr3t-token") {
-				t.Errorf("token stored in clear text:\n%s", s)
+			// Credentials are applied by rekindle, never rendered by the chart.
+			for ref, o := range objs {
+				if strings.Contains(o, "s3cr3t-token") || strings.Contains(o, base64.StdEncoding.EncodeToString([]byte("s3cr3t-token"))) {
+					t.Errorf("%s holds the token:\n%s", ref, o)
+				}
 			}
 		})
 	}
 	d := renderAgentChart(t, full)["Deployment/rekindle-system/rekindle-agent"]
 	for _, want := range []string{"image: ghcr.io/rekindle-dev/rekindle:v0.3.0",
-		"- agent\n        - --blueprint\n        - https://git.example/acme/blueprint.git\n        - --ref\n        - v1.2.0\n        - --env\n        - prod\n        - --cluster\n        - eu-1\n        - --interval\n        - 2m0s"} {
+		"replicas: 1", "strategy:\n    type: Recreate",
+		"livenessProbe:\n          failureThreshold: 3\n          httpGet:\n            path: /healthz\n            port: metrics",
+		"readinessProbe:\n          httpGet:\n            path: /readyz\n            port: metrics",
+		"- --metrics-address\n        - :8080", "containerPort: 8080\n          name: metrics",
+		"args:\n        - --blueprint\n        - https://git.example/acme/blueprint.git\n        - --ref\n        - v1.2.0\n        - --env\n        - prod\n        - --cluster\n        - eu-1\n        - --interval\n        - 2m0s"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Deployment lacks %q:\n%s", want, d)
 		}

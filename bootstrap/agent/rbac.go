@@ -226,6 +226,8 @@ func scopedRules(s *Scope, lists []*metav1.APIResourceList) (*ScopedRBAC, error)
 		{APIGroups: []string{SyncGVK.Group}, Resources: []string{"syncs", "syncs/status"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: readVerbs},
+		// Events on its Sync object (failed passes, drift, prunes).
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
 	sort.Strings(out.Unmapped)
 	return out, nil

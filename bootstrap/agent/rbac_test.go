@@ -156,7 +156,7 @@ func TestAgentChartScoped(t *testing.T) {
 	want := []string{"ClusterRole/rekindle-agent", "ClusterRole/rekindle-agent-namespace", "ClusterRoleBinding/rekindle-agent",
 		"Role/rekindle-system/rekindle-agent", "RoleBinding/rekindle-system/rekindle-agent",
 		"RoleBinding/shop/rekindle-agent-namespace", "RoleBinding/tiny/rekindle-agent-namespace",
-		"Secret/rekindle-system/rekindle-agent-credentials", "ServiceAccount/rekindle-system/rekindle-agent"}
+		"ServiceAccount/rekindle-system/rekindle-agent"}
 	if !slices.Equal(got, want) {
 		t.Errorf("objects\n%v\nwant\n%v", got, want)
 	}

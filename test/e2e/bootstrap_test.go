@@ -54,6 +54,7 @@ func TestBootstrapFromPrivateGit(t *testing.T) {
 	checkDeploymentAvailable(t, apps, "podinfo", "dev-podinfo", 2)
 	checkDeploymentAvailable(t, apps, "hello", "hello-hello", 2)
 	checkHelmRelease(t, apps, "hello", "hello")
+	checkHostAgentMetrics(t, state, env, url)
 
 	for _, out := range []string{res.stdout, res.stderr} {
 		if strings.Contains(out, token) {
@@ -173,4 +174,31 @@ func nonHidden(entries []os.DirEntry) []string {
 		}
 	}
 	return out
+}
+
+// checkHostAgentMetrics reads where each host agent serves its metrics from
+// rekindle status and scrapes them.
+func checkHostAgentMetrics(t *testing.T, state string, env []string, url string) {
+	t.Helper()
+	st := rk(t, state, env, "-o", "json", "status", "-b", url, "--env", "dev")
+	var status struct {
+		Clusters []struct{ Name, Agent, Metrics string }
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(st.stdout)), &status); err != nil || len(status.Clusters) == 0 {
+		t.Fatalf("status -o json: %v\n%s", err, st.stdout)
+	}
+	for _, c := range status.Clusters {
+		if !strings.HasPrefix(c.Metrics, "http://127.0.0.1:") || !strings.HasSuffix(c.Metrics, "/metrics") {
+			t.Errorf("cluster %s (%s): metrics at %q, want a loopback URL", c.Name, c.Agent, c.Metrics)
+			continue
+		}
+		body := httpGet(t, c.Metrics, 200)
+		if want := `rekindle_agent_passes_total{cluster="` + c.Name + `",result="success"}`; !strings.Contains(body, want) {
+			t.Errorf("%s lacks %s", c.Metrics, want)
+		}
+	}
+	text := rk(t, state, env, "status", "-b", url, "--env", "dev")
+	if !strings.Contains(text.stdout, "agent metrics at http://127.0.0.1:") {
+		t.Errorf("rekindle status does not say where the metrics are:\n%s", text.stdout)
+	}
 }

@@ -37,7 +37,9 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	rekindleBin = filepath.Join(dir, "rekindle")
+	// Static, as make build does: the agent-as-a-pod test puts it in an image FROM scratch.
 	build := exec.Command("go", "build", "-o", rekindleBin, "../../cmd/rekindle")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build rekindle: %v\n%s", err, out)
 		return 1

@@ -30,6 +30,9 @@ type agentFlags struct {
 	once        bool
 	allowEmpty  bool
 	noPrune     bool
+	metricsAddr string
+	metricsFile string
+	noEvents    bool
 }
 
 func newAgentCmd(g *globals) *cobra.Command {
@@ -62,6 +65,10 @@ that rekindle starts and supervises.`,
 	fl.BoolVar(&f.once, "once", false, "run one pass and exit (exit 1 when it fails)")
 	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "let an empty render prune everything the agent applied")
 	fl.BoolVar(&f.noPrune, "no-prune", false, "never delete objects that left the render")
+	fl.StringVar(&f.metricsAddr, "metrics-address", ":8080", "serve /metrics (Prometheus), /healthz and /readyz here (host:port, port 0 picks one; empty: off)")
+	fl.StringVar(&f.metricsFile, "metrics-address-file", "", "write the metrics URL to this file while serving (host-process agents, for rekindle status)")
+	fl.BoolVar(&f.noEvents, "no-events", false, "write no Kubernetes Events on the Sync object")
+	cmd.AddCommand(newAgentImageCmd(g))
 	return cmd
 }
 
@@ -147,7 +154,52 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 			stop()
 		})
 	}
-	return a.Run(ctx)
+	return runAgentLoop(ctx, cfg, a, f, logf)
+}
+
+// runAgentLoop runs the pass loop with its metrics server, probes and
+// Events on the Sync object.
+func runAgentLoop(ctx context.Context, cfg *rest.Config, a *agent.Agent, f *agentFlags, logf func(string, ...any)) error {
+	metrics := agent.NewMetrics(f.cluster)
+	health := &agent.Health{}
+	var events *agent.Events
+	if !f.noEvents {
+		ev, err := agent.NewEvents(cfg, a.Applier, f.cluster)
+		if err != nil {
+			return err
+		}
+		defer ev.Stop()
+		events = ev
+	}
+	a.OnPassStart = health.Start
+	a.OnPass = func(ctx context.Context, res *agent.Result, err error, took time.Duration) {
+		health.Done(err)
+		metrics.Observe(res, err, took, time.Now())
+		if events != nil {
+			events.Observe(ctx, res, err)
+		}
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	serveErr := make(chan error, 1)
+	if f.metricsAddr != "" {
+		go func() {
+			serveErr <- agent.Serve(ctx, f.metricsAddr, f.metricsFile, agent.Handler(metrics, health), func(url string) {
+				logf("metrics at %s/metrics, probes at /healthz and /readyz", url)
+			})
+		}()
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(ctx) }()
+	select {
+	case err := <-serveErr:
+		stop()
+		<-runErr
+		return err
+	case err := <-runErr:
+		stop()
+		return err
+	}
 }
 
 // agentKeys loads the age key for SOPS files at every pass, so that a

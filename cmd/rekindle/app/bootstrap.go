@@ -20,6 +20,7 @@ type pipelineFlags struct {
 	toolsDir      string
 	replayTimeout time.Duration
 	parallel      int
+	agentImage    string
 }
 
 func (p *pipelineFlags) add(cmd *cobra.Command) {
@@ -30,6 +31,7 @@ func (p *pipelineFlags) add(cmd *cobra.Command) {
 	f.DurationVar(&p.replayTimeout, "replay-timeout", 10*time.Minute, "how long to wait for each cluster's workloads to be applied and healthy")
 	f.IntVar(&p.parallel, "parallel", 0, "how many clusters to create (and install agents on) at once; replays are awaited side by side regardless. "+
 		"0: 4 per CPU core when any cluster is local (kwok, kind), else 16")
+	f.StringVar(&p.agentImage, "agent-image", "", "image of in-cluster agents, over each cluster's agent.image (default: "+bootstrap.ReleasedImage("<version>")+"); build one with 'rekindle agent image --push'")
 }
 
 // options builds bootstrap options from the flags, with progress on stderr.
@@ -48,10 +50,12 @@ func (p *pipelineFlags) options(g *globals) (bootstrap.Options, error) {
 		ToolsDir:      p.toolsDir,
 		ReplayTimeout: p.replayTimeout,
 		Parallel:      p.parallel,
+		AgentImage:    p.agentImage,
 	}
 	if p.parallel < 0 {
 		return bootstrap.Options{}, usageErrorf("--parallel must be 0 (the default) or more, got %d", p.parallel)
 	}
+	opts.Version, _ = Version()
 	if g.verbosity >= 4 {
 		opts.Log = g.streams.Err
 	}

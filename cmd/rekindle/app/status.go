@@ -78,7 +78,15 @@ state and API address, how its agent runs, and the agent's Sync status
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Provider, state, done, len(c.Steps), dash(c.APIServer), dash(c.Agent), ready, dash(commit), desired, healthy)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, c := range st.Clusters {
+				if c.Metrics != "" {
+					fmt.Fprintf(w, "%s: agent metrics at %s\n", c.Name, c.Metrics)
+				}
+			}
+			return nil
 		},
 	}
 	p.add(cmd)
