@@ -28,6 +28,11 @@ func (r *run) validate(ctx context.Context, sum *Summary) (string, bool, error) 
 		return "", false, &UsageError{keyErr.Error()}
 	}
 	r.keys = keys
+	// A cluster whose agent runs in the cluster needs an image that exists:
+	// refused here, before any infrastructure, not as an ImagePullBackOff.
+	if err := r.checkAgentImages(env, ""); err != nil {
+		return "", false, err
+	}
 	objects := 0
 	var files []blueprints.EncryptedFile
 	seen := map[string]bool{}
