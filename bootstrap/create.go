@@ -238,7 +238,8 @@ func (r *run) expand() {
 	r.expanded = env
 }
 
-// agentCredentialsSecret is the agent chart's Secret (key sops-age-key for the age key).
+// agentCredentialsSecret is the Secret rekindle applies with the agent's
+// credentials (key sops-age-key for the age key).
 const agentCredentialsSecret = "rekindle-agent-credentials"
 
 func healthyTotal(sum *Summary) int {

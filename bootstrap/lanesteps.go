@@ -68,9 +68,11 @@ func (r *run) createCluster(ctx context.Context, l *lane) (string, bool, error) 
 }
 
 // placeSecrets says what the agent will be given before it starts. The age
-// key and Git credentials go into the agent chart's Secret
-// (rekindle-system/rekindle-agent-credentials), which the agent step
-// installs before the in-cluster Deployment or a host-process agent runs;
+// key and Git credentials go into the Secret
+// rekindle-system/rekindle-agent-credentials, which the agent step applies
+// itself (server-side apply, never through Helm values, so no release
+// revision holds them) before the in-cluster Deployment or a host-process
+// agent runs;
 // host agents also get the key through their environment (see agentCommand).
 func (r *run) placeSecrets(_ context.Context, _ *lane) (string, bool, error) {
 	var notes []string
