@@ -6,16 +6,24 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
-type drillResult struct {
-	Blueprint  string       `json:"blueprint,omitempty"`
-	Seconds    float64      `json:"seconds,omitempty"`
-	RTOSeconds float64      `json:"rtoSeconds,omitempty"`
-	PeakRSSMiB float64      `json:"peakRSSMiB,omitempty"`
-	Phases     []drillPhase `json:"phases,omitempty"`
-	Error      string       `json:"error,omitempty"`
+// drillRun is one `rekindle drill` of the example blueprint.
+type drillRun struct {
+	Seconds    float64 `json:"seconds,omitempty"`
+	RTOSeconds float64 `json:"rtoSeconds,omitempty"`
+	PeakRSSMiB float64 `json:"peakRSSMiB,omitempty"`
+	// Lost are the clusters the drill destroyed and recovered.
+	Lost   []string     `json:"lost,omitempty"`
+	Phases []drillPhase `json:"phases,omitempty"`
+	// PhaseSum is the sum of the recovery's phases, whatever they are, and
+	// Gap the RTO minus that sum: time the phases do not account for.
+	PhaseSum float64 `json:"phaseSumSeconds,omitempty"`
+	Gap      float64 `json:"gapSeconds"`
+	Error    string  `json:"error,omitempty"`
 }
 
 type drillPhase struct {
@@ -27,60 +35,112 @@ type drillPhase struct {
 	Status  string  `json:"status"`
 }
 
-// runDrill runs `rekindle drill` on the example blueprint with a state
-// directory of its own and reads the phases from its drill.json.
-func runDrill(ctx context.Context, bin, example, work, reportDir string) (*drillResult, error) {
-	bp, err := filepath.Abs(example)
+// drillJSON is the part of drill.json the benchmark reads. It is read
+// defensively: phases are summed whatever their names, and a duration may
+// be nanoseconds (Go's time.Duration) or a string such as "1.5s".
+type drillJSON struct {
+	Lost     []string    `json:"lost"`
+	Phases   []jsonPhase `json:"phases"`
+	Passed   *bool       `json:"passed"`
+	Failure  string      `json:"failure"`
+	Recovery *struct {
+		Total  jsonDuration `json:"total"`
+		Phases []jsonPhase  `json:"phases"`
+	} `json:"recovery"`
+}
+
+type jsonPhase struct {
+	Name     string       `json:"name"`
+	Duration jsonDuration `json:"duration"`
+	Status   string       `json:"status"`
+}
+
+type jsonDuration struct {
+	time.Duration
+	set bool
+}
+
+func (d *jsonDuration) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		d.Duration, d.set = time.Duration(n), true
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return fmt.Errorf("duration %s: neither nanoseconds nor a string", s)
+	}
+	v, err := time.ParseDuration(str)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	state, err := os.MkdirTemp(work, "drill-state-")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(reportDir, 0o755); err != nil {
-		return nil, err
-	}
-	progress("rekindle drill of %s", example)
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	rss, err := child(dctx, filepath.Join(reportDir, "drill.log"), bin, "drill", "--blueprint", bp, "--env", "dev",
-		"--state-dir", state, "--report-dir", reportDir)
-	d := &drillResult{Blueprint: example, Seconds: time.Since(start).Seconds(), PeakRSSMiB: rss}
-	if err != nil {
-		return d, err
-	}
-	data, err := os.ReadFile(filepath.Join(reportDir, "drill.json"))
-	if err != nil {
-		return d, err
-	}
-	var rep struct {
-		Phases []struct {
-			Name     string        `json:"name"`
-			Duration time.Duration `json:"duration"`
-			Status   string        `json:"status"`
-		} `json:"phases"`
-		Recovery *struct {
-			Total  time.Duration `json:"total"`
-			Phases []struct {
-				Name     string        `json:"name"`
-				Duration time.Duration `json:"duration"`
-				Status   string        `json:"status"`
-			} `json:"phases"`
-		} `json:"recovery"`
-	}
+	d.Duration, d.set = v, true
+	return nil
+}
+
+// parseDrill turns drill.json into a drillRun; a report without a timed
+// recovery, or one whose drill did not pass, is an error.
+func parseDrill(data []byte) (drillRun, error) {
+	var d drillRun
+	var rep drillJSON
 	if err := json.Unmarshal(data, &rep); err != nil {
 		return d, fmt.Errorf("drill.json: %w", err)
 	}
+	d.Lost = rep.Lost
 	for _, p := range rep.Phases {
 		d.Phases = append(d.Phases, drillPhase{Kind: "drill", Name: p.Name, Seconds: p.Duration.Seconds(), Status: p.Status})
 	}
-	if rep.Recovery != nil {
-		d.RTOSeconds = rep.Recovery.Total.Seconds()
-		for _, p := range rep.Recovery.Phases {
-			d.Phases = append(d.Phases, drillPhase{Kind: "recovery", Name: p.Name, Seconds: p.Duration.Seconds(), Status: p.Status})
-		}
+	if rep.Passed != nil && !*rep.Passed {
+		return d, fmt.Errorf("drill did not pass: %s", rep.Failure)
 	}
+	if rep.Recovery == nil || !rep.Recovery.Total.set {
+		return d, fmt.Errorf("drill.json holds no recovery total (RTO)")
+	}
+	d.RTOSeconds = rep.Recovery.Total.Seconds()
+	if len(rep.Recovery.Phases) == 0 {
+		return d, fmt.Errorf("drill.json holds no recovery phases")
+	}
+	for _, p := range rep.Recovery.Phases {
+		d.Phases = append(d.Phases, drillPhase{Kind: "recovery", Name: p.Name, Seconds: p.Duration.Seconds(), Status: p.Status})
+		d.PhaseSum += p.Duration.Seconds()
+	}
+	d.Gap = d.RTOSeconds - d.PhaseSum
 	return d, nil
+}
+
+// runDrill runs `rekindle drill` on the example blueprint with a state
+// directory of its own and reads the phases from its drill.json.
+func runDrill(ctx context.Context, bin, example, env, work, reportDir string) (drillRun, error) {
+	var d drillRun
+	bp, err := filepath.Abs(example)
+	if err != nil {
+		return d, err
+	}
+	state, err := os.MkdirTemp(work, "drill-state-")
+	if err != nil {
+		return d, err
+	}
+	defer os.RemoveAll(state)
+	if err := os.MkdirAll(reportDir, 0o755); err != nil {
+		return d, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	rss, err := child(dctx, filepath.Join(reportDir, "drill.log"), bin, "drill", "--blueprint", bp, "--env", env,
+		"--state-dir", state, "--report-dir", reportDir)
+	seconds := time.Since(start).Seconds()
+	if err != nil {
+		return drillRun{Seconds: seconds, PeakRSSMiB: rss}, err
+	}
+	data, err := os.ReadFile(filepath.Join(reportDir, "drill.json"))
+	if err != nil {
+		return drillRun{Seconds: seconds, PeakRSSMiB: rss}, err
+	}
+	d, err = parseDrill(data)
+	d.Seconds, d.PeakRSSMiB = seconds, rss
+	return d, err
 }

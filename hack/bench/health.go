@@ -49,24 +49,47 @@ func countAvailable(ctx context.Context, cs kubernetes.Interface) (int, error) {
 	return n, nil
 }
 
-// pollAvailable is the raw floor's health check: list the Deployments every
-// interval until want of them are Available.
-func pollAvailable(ctx context.Context, cfg *rest.Config, want int, interval time.Duration) error {
+// Health polls start pollFirst apart and back off to pollMax, as
+// rekindle's wait does (bootstrap/agent/wait.go).
+const (
+	pollFirst = 50 * time.Millisecond
+	pollMax   = 500 * time.Millisecond
+)
+
+// pollAvailable is the raw floor's health check: list the Deployments right
+// after the last create, then 50 ms later, backing off to 500 ms, until every
+// one of want (namespace/name) is Available.
+func pollAvailable(ctx context.Context, cfg *rest.Config, want []string) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	n := 0
+	pending := map[string]bool{}
+	for _, k := range want {
+		pending[k] = true
+	}
+	delay := pollFirst
 	for {
-		n, err = countAvailable(ctx, cs)
-		if err == nil && n >= want {
+		if len(pending) == 0 {
 			return nil
+		}
+		var list *appsv1.DeploymentList
+		if list, err = cs.AppsV1().Deployments("").List(ctx, metav1.ListOptions{}); err == nil {
+			for i := range list.Items {
+				if d := &list.Items[i]; available(d) {
+					delete(pending, d.Namespace+"/"+d.Name)
+				}
+			}
+			if len(pending) == 0 {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d Deployments Available (last error: %v): %w", n, want, err, ctx.Err())
-		case <-time.After(interval):
+			return fmt.Errorf("%d of %d Deployments Available (last error: %v): %w", len(want)-len(pending), len(want), err, ctx.Err())
+		case <-time.After(delay):
 		}
+		delay = min(2*delay, pollMax)
 	}
 }
 

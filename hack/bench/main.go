@@ -1,21 +1,24 @@
 // Command bench measures rekindle's replay against the two baselines a user
-// has without it, on fresh kwok clusters, and prints a table (also written
-// as JSON). Run it with `make bench`; see docs/performance.md.
+// has without it, on fresh kwok clusters, holds it to its targets, and
+// exits 1 when a method fails, a result is missing or a target is not met.
+// Run it with `make bench`; see docs/performance.md.
 //
-// For every blueprint size it generates a synthetic blueprint repo and times,
-// each on a fresh kwok cluster:
+// For every blueprint size it generates a synthetic blueprint repo and
+// measures, -runs times each (interleaved), each run on a fresh kwok cluster:
 //
-//	(a) rekindle: the real `rekindle agent --once` binary (Load + Render +
+//	rekindle: the real `rekindle agent --once` binary (Load + Render +
 //	    Applier.Sync), until every object is healthy; its peak RSS;
-//	(b) kubectl: `kubectl apply --server-side` of the CRDs, `kubectl wait`
+//	kubectl: `kubectl apply --server-side` of the CRDs, `kubectl wait`
 //	    until Established, `kubectl apply --server-side` of the rest, then
 //	    `kubectl wait` until every Deployment is Available;
-//	(c) raw: 32 goroutines creating the same objects with no client-side rate
-//	    limit, no ordering and no health logic, then a plain poll until every
-//	    Deployment is Available.
+//	raw-N: the floor, N goroutines creating the same objects with no rate
+//	    limit, no ordering and no health logic, then polling as rekindle
+//	    does until every Deployment is Available; the fastest N is the floor.
 //
-// It also times `rekindle blueprint render` (and its peak RSS) for every
-// size, and a full `rekindle drill` of blueprints/examples/local per phase.
+// A watch on every generated kind splits each run into its apply phase and
+// its healthy phase. It also times `rekindle blueprint render`, and runs
+// `rekindle drill` on blueprints/examples/local next to the floor for the
+// example's clusters, for rekindle's own share of the RTO.
 package main
 
 import (
@@ -25,75 +28,160 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/rekindle-dev/rekindle/blueprints"
 )
 
 type options struct {
-	rekindle string
-	out      string
-	sizes    []sizeSpec
-	methods  map[string]bool
-	drill    bool
-	example  string
-	timeout  time.Duration
+	rekindle   string
+	out        string
+	sizes      []sizeSpec
+	methods    []method
+	runs       int
+	rawWorkers []int
+	drill      bool
+	example    string
+	exampleEnv string
+	timeout    time.Duration
 	// kubectlLimit caps the kubectl baseline (see runKubectl).
 	kubectlLimit time.Duration
+	th           thresholds
 }
 
 type sizeSpec struct{ objects, namespaces int }
 
+// method is one way of replaying a blueprint; workers is the raw floor's.
+type method struct {
+	name    string
+	workers int
+}
+
 func main() {
-	var o options
-	var sizes, methods string
-	flag.StringVar(&o.rekindle, "rekindle", "bin/rekindle", "the rekindle binary to measure")
-	flag.StringVar(&o.out, "out", "_out/bench", "directory for results.json, logs and the drill report")
-	flag.StringVar(&sizes, "sizes", "100:10,1000:50,5000:200", "blueprint sizes as objects:namespaces, comma-separated")
-	flag.StringVar(&methods, "methods", "rekindle,kubectl,raw", "methods to measure")
-	flag.BoolVar(&o.drill, "drill", true, "also run `rekindle drill` on the example blueprint")
-	flag.StringVar(&o.example, "example", "blueprints/examples/local", "blueprint the drill runs")
-	flag.DurationVar(&o.timeout, "timeout", 6*time.Minute, "limit for rekindle and the raw floor on one size (exceeding it is a failure)")
-	flag.DurationVar(&o.kubectlLimit, "kubectl-limit", 4*time.Minute, "kubectl is stopped after this long and its time reported as a lower bound")
-	generate := flag.String("generate", "", "only write the synthetic blueprints to DIR/size-N and exit")
-	flag.Parse()
-	var err error
-	if o.sizes, err = parseSizes(sizes); err != nil {
+	o, generate, err := parseFlags(os.Args[1:])
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	if *generate != "" {
-		if err := generateOnly(*generate, o.sizes); err != nil {
+	if generate != "" {
+		if err := generateOnly(generate, o.sizes); err != nil {
 			fmt.Fprintln(os.Stderr, "ERROR:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	o.methods = map[string]bool{}
-	for _, m := range strings.Split(methods, ",") {
-		o.methods[strings.TrimSpace(m)] = true
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := bench(ctx, o); err != nil {
+	res, err := bench(ctx, o)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ERROR:", err)
+		os.Exit(1)
+	}
+	if !res.Passed {
 		os.Exit(1)
 	}
 }
 
+func parseFlags(args []string) (options, string, error) {
+	var o options
+	var sizes, methods, workers, ratioSizes string
+	var rtoShare, phaseGap time.Duration
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&o.rekindle, "rekindle", "bin/rekindle", "the rekindle binary to measure")
+	fs.StringVar(&o.out, "out", "_out/bench", "directory for results.json, logs and the drill reports")
+	fs.StringVar(&sizes, "sizes", "100:10,1000:50,5000:200", "blueprint sizes as objects[:namespaces], comma-separated")
+	fs.StringVar(&methods, "methods", "rekindle,kubectl,raw", "methods to measure")
+	fs.IntVar(&o.runs, "runs", 3, "runs of each method on each size, each on a fresh cluster")
+	fs.StringVar(&workers, "raw-workers", fmt.Sprintf("32,%d", rekindleInFlight*rekindleWorkloads), "requests the raw floor keeps in flight, comma-separated: each is measured and the fastest is the floor")
+	fs.BoolVar(&o.drill, "drill", true, "also run `rekindle drill` on the example blueprint, and the floor for its objects")
+	fs.StringVar(&o.example, "example", "blueprints/examples/local", "blueprint the drill runs")
+	fs.StringVar(&o.exampleEnv, "example-env", "dev", "environment of -example the drill runs")
+	fs.DurationVar(&o.timeout, "timeout", 6*time.Minute, "limit for rekindle and the raw floor on one run (exceeding it is a failure)")
+	fs.DurationVar(&o.kubectlLimit, "kubectl-limit", 2*time.Minute, "kubectl is stopped after this long and its time reported as a lower bound")
+	fs.Float64Var(&o.th.Ratio, "target-ratio", 1.15, "target: rekindle's median replay at most this many times the floor's")
+	fs.StringVar(&ratioSizes, "target-ratio-sizes", "1000,5000", "sizes (objects) at which -target-ratio applies")
+	fs.DurationVar(&rtoShare, "target-rto-share", 1500*time.Millisecond, "target: rekindle's share of the example's RTO under this")
+	fs.Float64Var(&o.th.AgentMiB, "target-agent-mib", 200, "target: the agent's peak RSS under this many MiB at -target-agent-size objects")
+	fs.IntVar(&o.th.AgentSize, "target-agent-size", 5000, "size (objects) at which -target-agent-mib applies")
+	fs.DurationVar(&phaseGap, "max-phase-gap", 250*time.Millisecond, "target: the recovery's phases add up to its RTO within this (negative: not checked)")
+	quick := fs.Bool("quick", false, "a quick check: -sizes 100 -runs 1 unless given")
+	generate := fs.String("generate", "", "only write the synthetic blueprints to DIR/size-N and exit")
+	if err := fs.Parse(args); err != nil {
+		return o, "", err
+	}
+	if fs.NArg() > 0 {
+		return o, "", fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		if !set["sizes"] {
+			sizes = "100"
+		}
+		if !set["runs"] {
+			o.runs = 1
+		}
+	}
+	o.th.RTOShare, o.th.PhaseGap = rtoShare.Seconds(), phaseGap.Seconds()
+	var err error
+	if o.sizes, err = parseSizes(sizes); err != nil {
+		return o, "", err
+	}
+	if o.rawWorkers, err = parseInts("-raw-workers", workers); err != nil {
+		return o, "", err
+	}
+	if o.th.RatioSizes, err = parseInts("-target-ratio-sizes", ratioSizes); err != nil {
+		return o, "", err
+	}
+	if o.runs < 1 {
+		return o, "", fmt.Errorf("-runs: %d: at least 1", o.runs)
+	}
+	for _, m := range strings.Split(methods, ",") {
+		switch m = strings.TrimSpace(m); m {
+		case "rekindle", "kubectl":
+			o.methods = append(o.methods, method{name: m})
+		case "raw":
+			for _, w := range o.rawWorkers {
+				o.methods = append(o.methods, method{name: fmt.Sprintf("raw-%d", w), workers: w})
+			}
+		default:
+			return o, "", fmt.Errorf("-methods: %q is not rekindle, kubectl or raw", m)
+		}
+	}
+	return o, *generate, nil
+}
+
+// parseSizes reads objects[:namespaces]; without namespaces, one per 20
+// objects, at least 10 and at most 200.
 func parseSizes(s string) ([]sizeSpec, error) {
 	var out []sizeSpec
 	for _, part := range strings.Split(s, ",") {
-		a, b, ok := strings.Cut(strings.TrimSpace(part), ":")
-		n, err1 := strconv.Atoi(a)
-		ns, err2 := strconv.Atoi(b)
-		if !ok || err1 != nil || err2 != nil || n <= 0 || ns <= 0 {
-			return nil, fmt.Errorf("-sizes: %q is not objects:namespaces", part)
+		a, b, hasNS := strings.Cut(strings.TrimSpace(part), ":")
+		n, err := strconv.Atoi(a)
+		ns := min(max(n/20, 10), 200)
+		var err2 error
+		if hasNS {
+			ns, err2 = strconv.Atoi(b)
+		}
+		if err != nil || err2 != nil || n <= 0 || ns <= 0 {
+			return nil, fmt.Errorf("-sizes: %q is not objects[:namespaces]", part)
 		}
 		out = append(out, sizeSpec{n, ns})
+	}
+	return out, nil
+}
+
+func parseInts(name, s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", name, part)
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }
@@ -117,141 +205,104 @@ func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func bench(ctx context.Context, o options) error {
+// bench measures everything, prints the report and returns the results; an
+// error is the harness's own (it could not write, or was interrupted).
+func bench(ctx context.Context, o options) (*results, error) {
 	bin, err := filepath.Abs(o.rekindle)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("rekindle binary: %w (run make build)", err)
-	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
+		return nil, fmt.Errorf("rekindle binary: %w (run make build)", err)
 	}
 	out, err := filepath.Abs(o.out)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	// Logs and reports of an earlier run would be mixed with these.
+	for _, d := range []string{"logs", "drill"} {
+		if err := os.RemoveAll(filepath.Join(out, d)); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
 	}
 	work, err := os.MkdirTemp("", "rekindle-bench-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(work)
 
-	// Logs of an earlier run would be appended to.
-	if err := os.RemoveAll(filepath.Join(out, "logs")); err != nil {
-		return err
-	}
-	res := &results{Started: time.Now().UTC(), CPUs: numCPU(), LoadBefore: loadAvg()}
+	res := &results{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), Runs: o.runs, RawWorkers: o.rawWorkers, LoadBefore: loadAvg()}
 	start := time.Now()
 	for _, sz := range o.sizes {
 		sr, err := benchSize(ctx, o, bin, work, out, sz)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		res.Sizes = append(res.Sizes, *sr)
 	}
 	if o.drill {
-		d, err := runDrill(ctx, bin, o.example, work, filepath.Join(out, "drill"))
-		if err != nil {
-			d = &drillResult{Error: err.Error()}
-			progress("drill failed: %v", err)
-		}
-		res.Drill = d
+		res.Drill = benchDrill(ctx, o, bin, work, out)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	res.LoadAfter = loadAvg()
 	res.Seconds = time.Since(start).Seconds()
-	res.evaluate()
+	res.evaluate(o.th)
 	if err := res.write(filepath.Join(out, "results.json")); err != nil {
-		return err
+		return nil, err
 	}
 	res.print(os.Stdout)
-	fmt.Printf("\nresults: %s\n", filepath.Join(out, "results.json"))
-	return nil
+	fmt.Printf("\nresults: %s\n%s\n", filepath.Join(out, "results.json"), res.verdict())
+	return res, nil
 }
 
-func benchSize(ctx context.Context, o options, bin, work, out string, sz sizeSpec) (*sizeResult, error) {
-	s, err := newShape(sz.objects, sz.namespaces)
-	if err != nil {
-		return nil, err
+// benchDrill runs the drill and the floor for the example's objects -runs
+// times each, one after the other.
+func benchDrill(ctx context.Context, o options, bin, work, out string) *drillResult {
+	d := &drillResult{Blueprint: o.example}
+	fail := func(format string, args ...any) {
+		d.Failed++
+		d.Errors = append(d.Errors, fmt.Sprintf(format, args...))
+		progress(format, args...)
 	}
-	sr := &sizeResult{Shape: s, Load: loadAvg()}
-	name := fmt.Sprintf("size-%d", s.Objects)
-	dir := filepath.Join(work, name)
-	bp := filepath.Join(dir, "blueprint")
-	logs := filepath.Join(out, "logs", name)
-	for _, d := range []string{bp, logs} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
+	clusters, err := loadExample(ctx, o.example, o.exampleEnv)
+	if err != nil {
+		fail("%v", err)
+		return d
+	}
+	d.Clusters = clusters
+	var rto, gap, kwok, floor []float64
+	for i := range o.runs {
+		progress("run %d/%d: rekindle drill of %s", i+1, o.runs, o.example)
+		r, err := runDrill(ctx, bin, o.example, o.exampleEnv, work, filepath.Join(out, "drill", fmt.Sprintf("run-%d", i+1)))
+		if err == nil && len(r.Lost) != len(clusters) {
+			err = fmt.Errorf("the drill lost %v, but the floor is measured for all %d clusters", r.Lost, len(clusters))
 		}
-	}
-	if err := writeBlueprint(bp, s); err != nil {
-		return nil, err
-	}
-	// The harness renders in process once, for the baselines' input.
-	repo, err := blueprints.Load(bp)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := repo.Render(ctx, benchEnv, benchCluster, blueprints.RenderOptions{})
-	if err != nil {
-		return nil, err
-	}
-	objs := rc.AllObjects()
-	if len(objs) != s.Objects {
-		return nil, fmt.Errorf("the %d-object blueprint rendered %d objects", s.Objects, len(objs))
-	}
-	crds, manifests, err := writeManifests(dir, objs)
-	if err != nil {
-		return nil, err
-	}
-
-	// The CLI's render, as a user runs it.
-	t := time.Now()
-	rss, err := child(ctx, filepath.Join(logs, "render.log"), bin, "blueprint", "render", "-q",
-		"--blueprint", bp, "--env", benchEnv, "--cluster", benchCluster)
-	sr.RenderSeconds, sr.RenderPeakRSSMiB = time.Since(t).Seconds(), rss
-	if err != nil {
-		return nil, err
-	}
-	progress("%d objects in %d namespaces: `rekindle blueprint render` %.2fs, peak RSS %.0f MiB",
-		s.Objects, s.Namespaces, sr.RenderSeconds, rss)
-
-	measure := func(method string, f func(ctx context.Context, c *kwokCluster) (run, error)) *run {
-		if !o.methods[method] {
-			return nil
-		}
-		c, err := newCluster(ctx, work, fmt.Sprintf("bench-%s-%d", method[:3], s.Objects), s.nodes())
 		if err != nil {
-			return &run{Error: err.Error()}
-		}
-		defer c.delete()
-		mctx, cancel := context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-		r, err := f(mctx, c)
-		if err == nil && !r.Capped {
-			// The same end state for everyone, checked outside the timing.
-			err = checkState(ctx, c.Config, s)
-		}
-		switch {
-		case err != nil:
 			r.Error = err.Error()
-			progress("%d objects: %s FAILED: %v", s.Objects, method, err)
-		case r.Capped:
-			progress("%d objects: %s %s", s.Objects, method, r.Note)
-		default:
-			progress("%d objects: %s healthy after %.1fs", s.Objects, method, r.Healthy)
+			fail("drill run %d: %v", i+1, err)
+		} else {
+			rto, gap = append(rto, r.RTOSeconds), append(gap, r.Gap)
+			progress("run %d/%d: drill RTO %.2fs, phases add up to %.2fs", i+1, o.runs, r.RTOSeconds, r.PhaseSum)
 		}
-		return &r
+		d.Runs = append(d.Runs, r)
+		f, err := runExampleFloor(ctx, work, clusters, slices.Max(o.rawWorkers), i+1)
+		if err != nil {
+			f.Error = err.Error()
+			fail("floor for the example, run %d: %v", i+1, err)
+		} else {
+			kwok, floor = append(kwok, f.KwokStart), append(floor, f.FloorReplay)
+			progress("run %d/%d: kwok start %.2fs, floor replay %.2fs", i+1, o.runs, f.KwokStart, f.FloorReplay)
+		}
+		d.Floor = append(d.Floor, f)
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	sr.Rekindle = measure("rekindle", func(ctx context.Context, c *kwokCluster) (run, error) {
-		return runRekindle(ctx, bin, bp, c, logs)
-	})
-	sr.Kubectl = measure("kubectl", func(ctx context.Context, c *kwokCluster) (run, error) {
-		return runKubectl(ctx, crds, manifests, c, s, logs, o.kubectlLimit)
-	})
-	sr.Raw = measure("raw", func(ctx context.Context, c *kwokCluster) (run, error) {
-		return runRaw(ctx, objs, c, s)
-	})
-	return sr, ctx.Err()
+	d.RTO, d.Gap, d.KwokStart, d.FloorReplay = summarize(rto), summarize(gap), summarize(kwok), summarize(floor)
+	return d
 }

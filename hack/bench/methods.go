@@ -9,27 +9,25 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 )
 
-// run is one method's measurement on one blueprint size.
+// run is one measurement of one method on one blueprint size, on a fresh
+// cluster.
 type run struct {
-	// Seconds from the start until every object was created or applied
-	// (0 when the method does not say).
-	Applied float64 `json:"appliedSeconds,omitempty"`
-	// Seconds from the start until every Deployment was Available.
+	// Healthy is the seconds from the start until every Deployment was
+	// Available: the replay time that ratios compare.
 	Healthy float64 `json:"healthySeconds"`
+	// Present is the seconds from the start until a watch had seen every
+	// object of the blueprint in the cluster (the apply phase), and
+	// HealthyPhase the rest: Healthy - Present.
+	Present      float64 `json:"presentSeconds,omitempty"`
+	HealthyPhase float64 `json:"healthyPhaseSeconds,omitempty"`
 	// PeakRSS of the measured process in MiB (rekindle only).
 	PeakRSSMiB float64 `json:"peakRSSMiB,omitempty"`
 	// Capped: the method was stopped at its time limit; Healthy is a lower
@@ -37,6 +35,10 @@ type run struct {
 	Capped bool   `json:"capped,omitempty"`
 	Note   string `json:"note,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Load is /proc/loadavg when the run started.
+	Load string `json:"load"`
+	// started is when the method's clock started.
+	started time.Time
 }
 
 // child runs a program, its output going to log, and returns its peak RSS.
@@ -88,7 +90,7 @@ func runRekindle(ctx context.Context, bin, blueprint string, c *kwokCluster, log
 	rss, err := child(ctx, filepath.Join(logDir, "rekindle-agent.log"), bin, "agent", "--once",
 		"--blueprint", blueprint, "--env", benchEnv, "--cluster", benchCluster,
 		"--kubeconfig", c.Kubeconfig, "--state-dir", state, "-v", "2")
-	return run{Healthy: time.Since(start).Seconds(), PeakRSSMiB: rss}, err
+	return run{started: start, Healthy: time.Since(start).Seconds(), PeakRSSMiB: rss}, err
 }
 
 // runKubectl is method (b), what a user without rekindle does: apply the
@@ -109,6 +111,7 @@ func runKubectl(ctx context.Context, crds, objects string, c *kwokCluster, s sha
 	}
 	sel := partOfLabel + "=" + partOfValue
 	var r run
+	applied := false
 	start := time.Now()
 	err := k("apply", "--server-side", "-f", crds)
 	if err == nil {
@@ -118,13 +121,13 @@ func runKubectl(ctx context.Context, crds, objects string, c *kwokCluster, s sha
 		err = k("apply", "--server-side", "-f", objects)
 	}
 	if err == nil {
-		r.Applied = time.Since(start).Seconds()
+		applied = true
 		err = k("wait", "--for=condition=Available", "deployments", "-A", "-l", sel, "--timeout=10m")
 	}
-	r.Healthy = time.Since(start).Seconds()
+	r.started, r.Healthy = start, time.Since(start).Seconds()
 	if err != nil && ctx.Err() == nil && errors.Is(kctx.Err(), context.DeadlineExceeded) {
 		r.Capped = true
-		r.Note = fmt.Sprintf("stopped after %s: %s", limit, kubectlProgress(ctx, c, s, r.Applied > 0))
+		r.Note = fmt.Sprintf("stopped after %s: %s", limit, kubectlProgress(ctx, c, s, applied))
 		return r, nil
 	}
 	return r, err
@@ -144,102 +147,6 @@ func kubectlProgress(ctx context.Context, c *kwokCluster, s shape, applied bool)
 		return fmt.Sprintf("apply done, %d of %d Deployments Available, kubectl wait still going", n, s.Deployments)
 	}
 	return fmt.Sprintf("apply not done, %d of %d Deployments Available", n, s.Deployments)
-}
-
-// rawWorkers is how many requests the raw floor keeps in flight.
-const rawWorkers = 32
-
-// resources maps the generated kinds to their API resources: the raw floor
-// needs no discovery.
-var resources = map[string]schema.GroupVersionResource{
-	"CustomResourceDefinition": {Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"},
-	"Namespace":                {Version: "v1", Resource: "namespaces"},
-	"Deployment":               {Group: "apps", Version: "v1", Resource: "deployments"},
-	"Service":                  {Version: "v1", Resource: "services"},
-	"ConfigMap":                {Version: "v1", Resource: "configmaps"},
-	"Secret":                   {Version: "v1", Resource: "secrets"},
-	"Widget":                   widgetGVR,
-}
-
-var widgetGVR = schema.GroupVersionResource{Group: crdGroup, Version: "v1", Resource: "widgets"}
-
-// runRaw is method (c), the floor: rawWorkers goroutines create every object
-// with no client-side rate limit, no ordering and no health logic (an object
-// whose Namespace or CRD is not there yet is retried after 20ms), then a
-// plain poll waits until every Deployment is Available.
-func runRaw(ctx context.Context, objs []*unstructured.Unstructured, c *kwokCluster, s shape) (run, error) {
-	cfg := rest.CopyConfig(c.Config)
-	cfg.QPS = -1 // no client-side rate limiter
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return run{}, err
-	}
-	start := time.Now()
-	work := make(chan *unstructured.Unstructured)
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	for range rawWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for o := range work {
-				if err := createRetrying(ctx, dyn, o); err != nil {
-					mu.Lock()
-					firstErr = cmpErr(firstErr, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, o := range objs {
-		work <- o
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return run{}, firstErr
-	}
-	applied := time.Since(start)
-	if err := pollAvailable(ctx, cfg, s.Deployments, 500*time.Millisecond); err != nil {
-		return run{}, err
-	}
-	return run{Applied: applied.Seconds(), Healthy: time.Since(start).Seconds()}, nil
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
-}
-
-func createRetrying(ctx context.Context, dyn dynamic.Interface, o *unstructured.Unstructured) error {
-	gvr, ok := resources[o.GetKind()]
-	if !ok {
-		return fmt.Errorf("raw floor: unknown kind %s", o.GetKind())
-	}
-	var ri dynamic.ResourceInterface = dyn.Resource(gvr)
-	if ns := o.GetNamespace(); ns != "" {
-		ri = dyn.Resource(gvr).Namespace(ns)
-	}
-	for {
-		_, err := ri.Create(ctx, o, metav1.CreateOptions{})
-		if err == nil || apierrors.IsAlreadyExists(err) {
-			return nil
-		}
-		// The Namespace or the CRD is not there yet: no ordering, just retry.
-		if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) && !apierrors.IsServerTimeout(err) && !apierrors.IsTooManyRequests(err) {
-			return fmt.Errorf("create %s/%s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(ctx.Err(), err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // writeManifests writes the rendered objects for kubectl: the CRDs in one

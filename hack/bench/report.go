@@ -1,196 +1,131 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"runtime"
-	"strings"
 	"text/tabwriter"
-	"time"
 )
 
-// Targets of issue 9, at 1,000 objects and more.
-const (
-	targetVsRaw     = 1.3 // rekindle at most 1.3x the raw floor
-	targetVsKubectl = 0.5 // rekindle at least 2x faster than kubectl
-	targetAgentMiB  = 300 // agent peak RSS at 5,000 objects
-)
-
-type results struct {
-	Started    time.Time    `json:"started"`
-	Seconds    float64      `json:"seconds"`
-	CPUs       int          `json:"cpus"`
-	LoadBefore string       `json:"loadBefore"`
-	LoadAfter  string       `json:"loadAfter"`
-	Sizes      []sizeResult `json:"sizes"`
-	Drill      *drillResult `json:"drill,omitempty"`
-	Targets    []target     `json:"targets"`
-}
-
-type sizeResult struct {
-	Shape shape `json:"shape"`
-	// Load is /proc/loadavg when this size started.
-	Load     string `json:"load"`
-	Rekindle *run   `json:"rekindle,omitempty"`
-	Kubectl  *run   `json:"kubectl,omitempty"`
-	Raw      *run   `json:"raw,omitempty"`
-	// VsKubectl is a/b and VsRaw a/c, on the seconds until healthy.
-	VsKubectl float64 `json:"rekindleOverKubectl,omitempty"`
-	VsRaw     float64 `json:"rekindleOverRaw,omitempty"`
-	// RenderSeconds and RenderPeakRSSMiB are `rekindle blueprint render`'s.
-	RenderSeconds    float64 `json:"renderSeconds"`
-	RenderPeakRSSMiB float64 `json:"renderPeakRSSMiB"`
-}
-
-type target struct {
-	Name string `json:"name"`
-	Got  string `json:"got"`
-	Met  bool   `json:"met"`
-}
-
-func ok(r *run) bool { return r != nil && r.Error == "" && r.Healthy > 0 }
-
-func (res *results) evaluate() {
-	for i := range res.Sizes {
-		s := &res.Sizes[i]
-		if ok(s.Rekindle) && ok(s.Kubectl) {
-			s.VsKubectl = s.Rekindle.Healthy / s.Kubectl.Healthy
-		}
-		if ok(s.Rekindle) && ok(s.Raw) {
-			s.VsRaw = s.Rekindle.Healthy / s.Raw.Healthy
-		}
-		if s.Shape.Objects < 1000 {
-			continue
-		}
-		if s.VsRaw > 0 {
-			res.Targets = append(res.Targets, target{Name: fmt.Sprintf("%d objects: rekindle <= %.1fx raw floor", s.Shape.Objects, targetVsRaw),
-				Got: fmt.Sprintf("%.2fx", s.VsRaw), Met: s.VsRaw <= targetVsRaw})
-		}
-		if s.VsKubectl > 0 {
-			got := fmt.Sprintf("%.2fx faster", 1/s.VsKubectl)
-			if s.Kubectl.Capped {
-				// kubectl was stopped: its true time, and so this factor, is larger.
-				got = fmt.Sprintf("more than %.2fx faster (kubectl stopped at its limit)", 1/s.VsKubectl)
-			}
-			res.Targets = append(res.Targets, target{Name: fmt.Sprintf("%d objects: rekindle >= 2x faster than kubectl", s.Shape.Objects),
-				Got: got, Met: s.VsKubectl <= targetVsKubectl})
-		}
-		if s.Shape.Objects >= 5000 && ok(s.Rekindle) {
-			res.Targets = append(res.Targets, target{Name: fmt.Sprintf("%d objects: agent peak RSS < %d MiB", s.Shape.Objects, targetAgentMiB),
-				Got: fmt.Sprintf("%.0f MiB", s.Rekindle.PeakRSSMiB), Met: s.Rekindle.PeakRSSMiB < targetAgentMiB})
-		}
-	}
-}
-
-func (res *results) write(path string) error {
-	data, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
-}
-
-func secs(r *run) string {
-	switch {
-	case r == nil:
-		return "-"
-	case r.Error != "":
-		return "FAILED"
-	case r.Capped && r.Applied > 0:
-		return fmt.Sprintf(">%.0f (%.1f)", r.Healthy, r.Applied)
-	case r.Capped:
-		return fmt.Sprintf(">%.0f (>%.0f)", r.Healthy, r.Healthy)
-	case r.Applied > 0:
-		return fmt.Sprintf("%.1f (%.1f)", r.Healthy, r.Applied)
-	default:
-		return fmt.Sprintf("%.1f", r.Healthy)
-	}
-}
-
-func ratio(x float64) string {
-	if x == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", x)
-}
-
+// print writes the human-readable report: one table per size, the drill,
+// the targets with PASS/FAIL, the problems, and the verdict as last line.
 func (res *results) print(w io.Writer) {
-	fmt.Fprintf(w, "\nrekindle replay benchmark: %d CPUs, load average %s at start, %s at the end; %.0fs in all\n",
-		res.CPUs, res.LoadBefore, res.LoadAfter, res.Seconds)
-	fmt.Fprintln(w, "seconds until every Deployment is Available (in brackets: until every object was applied)")
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "objects\tnamespaces\t(a) rekindle s\t(b) kubectl s\t(c) raw s\ta/b\ta/c\tagent peak MiB\trender s\trender peak MiB\tload at start\t")
-	for _, s := range res.Sizes {
-		agent := "-"
-		if s.Rekindle != nil && s.Rekindle.PeakRSSMiB > 0 {
-			agent = fmt.Sprintf("%.0f", s.Rekindle.PeakRSSMiB)
-		}
-		vsKubectl := ratio(s.VsKubectl)
-		if s.Kubectl != nil && s.Kubectl.Capped && s.VsKubectl > 0 {
-			vsKubectl = "<" + vsKubectl
-		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f\t%s\t\n", s.Shape.Objects, s.Shape.Namespaces,
-			secs(s.Rekindle), secs(s.Kubectl), secs(s.Raw), vsKubectl, ratio(s.VsRaw), agent,
-			s.RenderSeconds, s.RenderPeakRSSMiB, s.Load)
+	fmt.Fprintf(w, "\nrekindle replay benchmark: %d CPUs, %d run(s) per method, load average %s at start, %s at the end; %.0fs in all\n",
+		res.CPUs, res.Runs, res.LoadBefore, res.LoadAfter, res.Seconds)
+	fmt.Fprintln(w, "figures: median (min-max, spread = (max-min)/median); ratios use medians")
+	fmt.Fprintln(w, "replay: seconds until every Deployment is Available; apply: until a watch saw every object; healthy: the rest")
+	for i := range res.Sizes {
+		res.Sizes[i].print(w)
 	}
-	tw.Flush()
-	for _, s := range res.Sizes {
-		for _, m := range []struct {
-			name string
-			r    *run
-		}{{"rekindle", s.Rekindle}, {"kubectl", s.Kubectl}, {"raw", s.Raw}} {
-			name, r := m.name, m.r
-			if r != nil && r.Error != "" {
-				fmt.Fprintf(w, "%d objects, %s failed: %s\n", s.Shape.Objects, name, firstLine(r.Error))
-			}
-			if r != nil && r.Note != "" {
-				fmt.Fprintf(w, "%d objects, %s: %s\n", s.Shape.Objects, name, r.Note)
-			}
-		}
-	}
-	if d := res.Drill; d != nil {
-		fmt.Fprintln(w)
-		if d.Error != "" {
-			fmt.Fprintf(w, "drill: FAILED: %s\n", firstLine(d.Error))
-		} else {
-			fmt.Fprintf(w, "drill of %s: %.1fs in all, RTO %.1fs\n", d.Blueprint, d.Seconds, d.RTOSeconds)
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			for _, p := range d.Phases {
-				fmt.Fprintf(tw, "  %s\t%s\t%.2fs\t%s\n", p.Kind, p.Name, p.Seconds, p.Status)
-			}
-			tw.Flush()
-		}
+	if res.Drill != nil {
+		res.Drill.print(w)
 	}
 	if len(res.Targets) > 0 {
 		fmt.Fprintln(w, "\ntargets:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, t := range res.Targets {
-			mark := "MET"
-			if !t.Met {
-				mark = "NOT MET"
-			}
-			fmt.Fprintf(w, "  %-7s  %s: %s\n", mark, t.Name, t.Got)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Status, t.Name, t.Got)
+		}
+		tw.Flush()
+	}
+	if len(res.Problems) > 0 {
+		fmt.Fprintln(w, "\nfailed or missing results:")
+		for _, p := range res.Problems {
+			fmt.Fprintf(w, "  - %s\n", p)
 		}
 	}
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
+func (s *sizeResult) print(w io.Writer) {
+	fmt.Fprintf(w, "\n%d objects in %d namespaces (%d Deployments)\n", s.Shape.Objects, s.Shape.Namespaces, s.Shape.Deployments)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  method\treplay s\tapply s\thealthy s\tpeak MiB\tfailed\t")
+	for _, m := range s.Methods {
+		name := m.Name
+		if name == s.Floor {
+			name += " (floor)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d/%d\t\n", name, m.Healthy.format(2), m.Present.format(2),
+			m.HealthyPhase.format(2), m.PeakRSS.format(0), m.Failed, len(m.Runs))
+	}
+	tw.Flush()
+	line := "  rekindle / floor: " + ratio(s.VsFloor, false)
+	if k := s.method("kubectl"); k != nil {
+		line += "   rekindle / kubectl: " + ratio(s.VsKubectl, k.Healthy.LowerBound)
+	}
+	fmt.Fprintln(w, line)
+	fmt.Fprintf(w, "  rekindle blueprint render: %s s, peak %s MiB\n", s.Render.format(2), s.RenderRSS.format(0))
+	for _, m := range s.Methods {
+		for i, r := range m.Runs {
+			if r.Error != "" {
+				fmt.Fprintf(w, "  %s run %d FAILED: %s\n", m.Name, i+1, firstLine(r.Error))
+			} else if r.Note != "" {
+				fmt.Fprintf(w, "  %s run %d: %s\n", m.Name, i+1, r.Note)
+			}
+		}
+	}
 }
 
-func numCPU() int { return runtime.NumCPU() }
+func ratio(x float64, lowerBoundDenominator bool) string {
+	switch {
+	case x == 0:
+		return "-"
+	case lowerBoundDenominator:
+		// The denominator is a lower bound, so the true ratio is smaller.
+		return fmt.Sprintf("<%.2fx", x)
+	default:
+		return fmt.Sprintf("%.2fx", x)
+	}
+}
 
-func loadAvg() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
+func (d *drillResult) print(w io.Writer) {
+	fmt.Fprintf(w, "\ndrill of %s (%d run(s), %d failed)", d.Blueprint, len(d.Runs), d.Failed)
+	for _, c := range d.Clusters {
+		fmt.Fprintf(w, "; %s: %d objects, %d nodes", c.Name, c.Objects, c.Nodes)
 	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "?"
+	fmt.Fprintln(w)
+	for _, e := range d.Errors {
+		fmt.Fprintf(w, "  FAILED: %s\n", firstLine(e))
 	}
-	return strings.Join(f[:3], " ")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, p := range d.phaseStats() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s s\t\n", p.kind, p.name, p.stat.format(2))
+	}
+	fmt.Fprintf(tw, "  recovery\tRTO (total)\t%s s\t\n", d.RTO.format(2))
+	fmt.Fprintf(tw, "  recovery\tRTO - sum of phases\t%s s\t\n", d.Gap.format(2))
+	fmt.Fprintf(tw, "  floor\tkwok cluster start (the clusters one after the other)\t%s s\t\n", d.KwokStart.format(2))
+	fmt.Fprintf(tw, "  floor\traw replay of the example's objects (all clusters at once)\t%s s\t\n", d.FloorReplay.format(2))
+	tw.Flush()
+	if d.RTO.N > 0 && d.KwokStart.N > 0 && d.FloorReplay.N > 0 {
+		fmt.Fprintf(w, "  rekindle's share of the RTO: %.2fs - %.2fs - %.2fs = %.2fs\n", d.RTO.Median, d.KwokStart.Median, d.FloorReplay.Median, d.Share)
+	}
+}
+
+type phaseStat struct {
+	kind, name string
+	stat       stat
+}
+
+// phaseStats summarises each phase over the drills, in the order the
+// phases first appear.
+func (d *drillResult) phaseStats() []phaseStat {
+	type key struct{ kind, name string }
+	var order []key
+	vals := map[key][]float64{}
+	for _, r := range d.Runs {
+		if r.Error != "" {
+			continue
+		}
+		for _, p := range r.Phases {
+			k := key{p.Kind, p.Name}
+			if _, ok := vals[k]; !ok {
+				order = append(order, k)
+			}
+			vals[k] = append(vals[k], p.Seconds)
+		}
+	}
+	out := make([]phaseStat, 0, len(order))
+	for _, k := range order {
+		out = append(out, phaseStat{k.kind, k.name, summarize(vals[k])})
+	}
+	return out
 }
