@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -82,8 +83,10 @@ func loadExample(ctx context.Context, dir, env string) ([]exampleCluster, error)
 }
 
 // runExampleFloor makes one exampleRun on fresh clusters, deleted after.
-func runExampleFloor(ctx context.Context, work string, clusters []exampleCluster, workers, n int) (exampleRun, error) {
+func runExampleFloor(ctx context.Context, work string, clusters []exampleCluster, workers, n int, limit time.Duration) (exampleRun, error) {
 	r := exampleRun{Load: loadAvg()}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	var made []*kwokCluster
 	defer func() {
 		for _, c := range made {

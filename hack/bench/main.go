@@ -290,7 +290,7 @@ func benchDrill(ctx context.Context, o options, bin, work, out string) *drillRes
 			progress("run %d/%d: drill RTO %.2fs, phases add up to %.2fs", i+1, o.runs, r.RTOSeconds, r.PhaseSum)
 		}
 		d.Runs = append(d.Runs, r)
-		f, err := runExampleFloor(ctx, work, clusters, slices.Max(o.rawWorkers), i+1)
+		f, err := runExampleFloor(ctx, work, clusters, slices.Max(o.rawWorkers), i+1, o.timeout)
 		if err != nil {
 			f.Error = err.Error()
 			fail("floor for the example, run %d: %v", i+1, err)

@@ -91,6 +91,7 @@ func runRaw(ctx context.Context, objs []*unstructured.Unstructured, c *kwokClust
 	if err != nil {
 		return run{}, err
 	}
+	objs = withNamespaces(objs, mapper)
 	var deployments []string
 	for _, o := range objs {
 		if o.GetKind() == "Deployment" {
@@ -135,6 +136,32 @@ func runRaw(ctx context.Context, objs []*unstructured.Unstructured, c *kwokClust
 		return run{}, err
 	}
 	return run{started: start, Healthy: time.Since(start).Seconds()}, nil
+}
+
+// withNamespaces puts first a Namespace for every namespace objs use but do
+// not hold (a Helm release's or a workload's target namespace, which
+// rekindle creates itself), so that the floor's creates can succeed.
+func withNamespaces(objs []*unstructured.Unstructured, mapper map[schema.GroupKind]mapping) []*unstructured.Unstructured {
+	have := map[string]bool{metav1.NamespaceDefault: true}
+	for _, o := range objs {
+		if o.GetAPIVersion() == "v1" && o.GetKind() == "Namespace" {
+			have[o.GetName()] = true
+		}
+	}
+	var extra []*unstructured.Unstructured
+	for _, o := range objs {
+		ns := o.GetNamespace()
+		if !mapper[o.GroupVersionKind().GroupKind()].namespaced || ns == "" || have[ns] {
+			continue
+		}
+		have[ns] = true
+		n := &unstructured.Unstructured{}
+		n.SetAPIVersion("v1")
+		n.SetKind("Namespace")
+		n.SetName(ns)
+		extra = append(extra, n)
+	}
+	return append(extra, objs...)
 }
 
 func createRetrying(ctx context.Context, dyn dynamic.Interface, mapper map[schema.GroupKind]mapping, o *unstructured.Unstructured) error {
