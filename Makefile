@@ -36,9 +36,12 @@ demo: build tools
 	hack/demo.sh
 
 # Replay benchmarks: rekindle against `kubectl apply --server-side` and a raw
-# parallel client, 100/1,000/5,000 objects, each on fresh kwok clusters, plus
-# `blueprint render` and a drill of the example (about 10 minutes on two
-# cores). Prints a table; writes _out/bench/results.json. See docs/performance.md.
+# parallel client (the floor), 100/1,000/5,000 objects, each method 3 times on
+# fresh kwok clusters, plus `blueprint render` and 3 drills of the example
+# next to the floor for its clusters. Prints median (min-max) and PASS/FAIL
+# per target, writes _out/bench/results.json, and exits 1 when a run fails, a
+# result is missing or a target is not met. Quick check:
+# make bench BENCH_FLAGS=-quick. See docs/performance.md.
 BENCH_FLAGS ?=
 bench: build tools
 	$(GO) run ./hack/bench -rekindle $(BIN) -out _out/bench $(BENCH_FLAGS)

@@ -80,7 +80,7 @@ func ratio(x float64, lowerBoundDenominator bool) string {
 func (d *drillResult) print(w io.Writer) {
 	fmt.Fprintf(w, "\ndrill of %s (%d run(s), %d failed)", d.Blueprint, len(d.Runs), d.Failed)
 	for _, c := range d.Clusters {
-		fmt.Fprintf(w, "; %s: %d objects, %d nodes", c.Name, c.Objects, c.Nodes)
+		fmt.Fprintf(w, "; %s: %d objects, %d node(s)", c.Name, c.Objects, c.Nodes)
 	}
 	fmt.Fprintln(w)
 	for _, e := range d.Errors {
