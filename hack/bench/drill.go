@@ -19,6 +19,9 @@ type drillRun struct {
 	// Lost are the clusters the drill destroyed and recovered.
 	Lost   []string     `json:"lost,omitempty"`
 	Phases []drillPhase `json:"phases,omitempty"`
+	// Critical is the cluster whose lane the recovery's phases follow
+	// (empty when drill.json does not say).
+	Critical string `json:"critical,omitempty"`
 	// PhaseSum is the sum of the recovery's phases, whatever they are, and
 	// Gap the RTO minus that sum: time the phases do not account for.
 	PhaseSum float64 `json:"phaseSumSeconds,omitempty"`
@@ -44,8 +47,9 @@ type drillJSON struct {
 	Passed   *bool       `json:"passed"`
 	Failure  string      `json:"failure"`
 	Recovery *struct {
-		Total  jsonDuration `json:"total"`
-		Phases []jsonPhase  `json:"phases"`
+		Total    jsonDuration `json:"total"`
+		Phases   []jsonPhase  `json:"phases"`
+		Critical string       `json:"critical"`
 	} `json:"recovery"`
 }
 
@@ -99,7 +103,7 @@ func parseDrill(data []byte) (drillRun, error) {
 	if rep.Recovery == nil || !rep.Recovery.Total.set {
 		return d, fmt.Errorf("drill.json holds no recovery total (RTO)")
 	}
-	d.RTOSeconds = rep.Recovery.Total.Seconds()
+	d.RTOSeconds, d.Critical = rep.Recovery.Total.Seconds(), rep.Recovery.Critical
 	if len(rep.Recovery.Phases) == 0 {
 		return d, fmt.Errorf("drill.json holds no recovery phases")
 	}

@@ -10,15 +10,15 @@ func TestParseDrill(t *testing.T) {
 	// heard of, and one duration as a string: all are summed.
 	data := `{"lost":["dev-apps","edge"],"passed":true,
 	  "phases":[{"name":"up","duration":11000000000,"status":"done"}],
-	  "recovery":{"total":9000000000,"phases":[
+	  "recovery":{"total":9000000000,"critical":"dev-apps","phases":[
 	    {"name":"detect","duration":100000000},{"name":"fetch","duration":"250ms"},
 	    {"name":"cluster","duration":7000000000},{"name":"healthy","duration":1500000000}]}}`
 	d, err := parseDrill([]byte(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.RTOSeconds != 9 || len(d.Lost) != 2 {
-		t.Errorf("RTO %v, lost %v", d.RTOSeconds, d.Lost)
+	if d.RTOSeconds != 9 || len(d.Lost) != 2 || d.Critical != "dev-apps" {
+		t.Errorf("RTO %v, lost %v, critical %q", d.RTOSeconds, d.Lost, d.Critical)
 	}
 	if d.PhaseSum < 8.849 || d.PhaseSum > 8.851 || d.Gap < 0.149 || d.Gap > 0.151 {
 		t.Errorf("phase sum %v, gap %v; want 8.85 and 0.15", d.PhaseSum, d.Gap)

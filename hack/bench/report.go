@@ -86,14 +86,28 @@ func (d *drillResult) print(w io.Writer) {
 	for _, e := range d.Errors {
 		fmt.Fprintf(w, "  FAILED: %s\n", firstLine(e))
 	}
+	crit := map[string]int{}
+	for _, r := range d.Runs {
+		if r.Critical != "" {
+			crit["drill "+r.Critical]++
+		}
+	}
+	for _, f := range d.Floor {
+		if f.Critical != "" {
+			crit["floor "+f.Critical]++
+		}
+	}
+	if len(crit) > 0 {
+		fmt.Fprintf(w, "  critical path (cluster that finished last, runs): %v\n", crit)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range d.phaseStats() {
 		fmt.Fprintf(tw, "  %s\t%s\t%s s\t\n", p.kind, p.name, p.stat.format(2))
 	}
 	fmt.Fprintf(tw, "  recovery\tRTO (total)\t%s s\t\n", d.RTO.format(2))
 	fmt.Fprintf(tw, "  recovery\tRTO - sum of phases\t%s s\t\n", d.Gap.format(2))
-	fmt.Fprintf(tw, "  floor\tkwok cluster start (the clusters one after the other)\t%s s\t\n", d.KwokStart.format(2))
-	fmt.Fprintf(tw, "  floor\traw replay of the example's objects (all clusters at once)\t%s s\t\n", d.FloorReplay.format(2))
+	fmt.Fprintf(tw, "  floor\tkwok cluster start (critical cluster; all side by side)\t%s s\t\n", d.KwokStart.format(2))
+	fmt.Fprintf(tw, "  floor\traw replay of the critical cluster's objects\t%s s\t\n", d.FloorReplay.format(2))
 	tw.Flush()
 	if d.RTO.N > 0 && d.KwokStart.N > 0 && d.FloorReplay.N > 0 {
 		fmt.Fprintf(w, "  rekindle's share of the RTO: %.2fs - %.2fs - %.2fs = %.2fs\n", d.RTO.Median, d.KwokStart.Median, d.FloorReplay.Median, d.Share)
