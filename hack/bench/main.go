@@ -236,23 +236,38 @@ func bench(ctx context.Context, o options) (*results, error) {
 
 	res := &results{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), Runs: o.runs, RawWorkers: o.rawWorkers, LoadBefore: loadAvg()}
 	start := time.Now()
-	for _, sz := range o.sizes {
-		sr, err := benchSize(ctx, o, bin, work, out, sz)
-		if err != nil {
-			return nil, err
+	finish := func() error {
+		res.LoadAfter = loadAvg()
+		res.Seconds = time.Since(start).Seconds()
+		res.evaluate(o.th)
+		if ctx.Err() != nil {
+			res.Passed = false
+			res.Problems = append(res.Problems, "interrupted: the figures above are the runs that finished")
 		}
-		res.Sizes = append(res.Sizes, *sr)
+		return res.write(filepath.Join(out, "results.json"))
 	}
+	// The drill first: it is the shortest part and holds the RTO targets.
 	if o.drill {
 		res.Drill = benchDrill(ctx, o, bin, work, out)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	for _, sz := range o.sizes {
+		if ctx.Err() != nil {
+			break
+		}
+		sr, err := benchSize(ctx, o, bin, work, out, sz)
+		if sr != nil {
+			res.Sizes = append(res.Sizes, *sr)
+		}
+		if err != nil && ctx.Err() == nil {
+			return nil, err
+		}
+		// results.json is rewritten after every size, so that a run that
+		// is stopped leaves what it measured.
+		if err := finish(); err != nil {
+			return nil, err
+		}
 	}
-	res.LoadAfter = loadAvg()
-	res.Seconds = time.Since(start).Seconds()
-	res.evaluate(o.th)
-	if err := res.write(filepath.Join(out, "results.json")); err != nil {
+	if err := finish(); err != nil {
 		return nil, err
 	}
 	res.print(os.Stdout)
@@ -279,6 +294,9 @@ func benchDrill(ctx context.Context, o options, bin, work, out string) *drillRes
 	for i := range o.runs {
 		progress("run %d/%d: rekindle drill of %s", i+1, o.runs, o.example)
 		r, err := runDrill(ctx, bin, o.example, o.exampleEnv, work, filepath.Join(out, "drill", fmt.Sprintf("run-%d", i+1)))
+		if ctx.Err() != nil {
+			break // a run cut short by the interrupt is no measurement
+		}
 		if err == nil && len(r.Lost) != len(clusters) {
 			err = fmt.Errorf("the drill lost %v, but the floor is measured for all %d clusters", r.Lost, len(clusters))
 		}
@@ -291,6 +309,9 @@ func benchDrill(ctx context.Context, o options, bin, work, out string) *drillRes
 		}
 		d.Runs = append(d.Runs, r)
 		f, err := runExampleFloor(ctx, work, clusters, slices.Max(o.rawWorkers), i+1, o.timeout)
+		if ctx.Err() != nil {
+			break
+		}
 		if err != nil {
 			f.Error = err.Error()
 			fail("floor for the example, run %d: %v", i+1, err)
@@ -299,9 +320,6 @@ func benchDrill(ctx context.Context, o options, bin, work, out string) *drillRes
 			progress("run %d/%d: kwok start %.2fs, floor replay %.2fs", i+1, o.runs, f.KwokStart, f.FloorReplay)
 		}
 		d.Floor = append(d.Floor, f)
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	d.RTO, d.Gap, d.KwokStart, d.FloorReplay = summarize(rto), summarize(gap), summarize(kwok), summarize(floor)
 	return d

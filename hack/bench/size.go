@@ -55,6 +55,15 @@ func benchSize(ctx context.Context, o options, bin, work, out string, sz sizeSpe
 
 	byMethod := map[string][]run{}
 	var render, renderRSS []float64
+	// result summarises what was measured so far: an interrupted size
+	// still reports its finished runs.
+	result := func() *sizeResult {
+		sr := &sizeResult{Shape: s, Render: summarize(render), RenderRSS: summarize(renderRSS)}
+		for _, m := range o.methods {
+			sr.Methods = append(sr.Methods, summarizeMethod(m.name, byMethod[m.name]))
+		}
+		return sr
+	}
 	for i := range o.runs {
 		logs := filepath.Join(out, "logs", name, fmt.Sprintf("run-%d", i+1))
 		if err := os.MkdirAll(logs, 0o755); err != nil {
@@ -65,22 +74,19 @@ func benchSize(ctx context.Context, o options, bin, work, out string, sz sizeSpe
 		rss, err := child(ctx, filepath.Join(logs, "render.log"), bin, "blueprint", "render", "-q",
 			"--blueprint", in.blueprint, "--env", benchEnv, "--cluster", benchCluster)
 		if err != nil {
-			return nil, err
+			return result(), err
 		}
 		render, renderRSS = append(render, time.Since(t).Seconds()), append(renderRSS, rss)
 		for _, m := range o.methods {
 			r := measure(ctx, o, bin, m, i, in, logs)
-			byMethod[m.name] = append(byMethod[m.name], r)
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				// A run cut short by the interrupt is no measurement.
+				return result(), err
 			}
+			byMethod[m.name] = append(byMethod[m.name], r)
 		}
 	}
-	sr := &sizeResult{Shape: s, Render: summarize(render), RenderRSS: summarize(renderRSS)}
-	for _, m := range o.methods {
-		sr.Methods = append(sr.Methods, summarizeMethod(m.name, byMethod[m.name]))
-	}
-	return sr, nil
+	return result(), nil
 }
 
 // measure makes one run of one method on a fresh cluster: a watch splits
