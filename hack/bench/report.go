@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -86,20 +87,15 @@ func (d *drillResult) print(w io.Writer) {
 	for _, e := range d.Errors {
 		fmt.Fprintf(w, "  FAILED: %s\n", firstLine(e))
 	}
-	crit := map[string]int{}
+	var drillCrit, floorCrit []string
 	for _, r := range d.Runs {
-		if r.Critical != "" {
-			crit["drill "+r.Critical]++
-		}
+		drillCrit = append(drillCrit, r.Critical)
 	}
 	for _, f := range d.Floor {
-		if f.Critical != "" {
-			crit["floor "+f.Critical]++
-		}
+		floorCrit = append(floorCrit, f.Critical)
 	}
-	if len(crit) > 0 {
-		fmt.Fprintf(w, "  critical path (cluster that finished last, runs): %v\n", crit)
-	}
+	fmt.Fprintf(w, "  critical path (the cluster that finished last), run by run: drill %s; floor %s\n",
+		strings.Join(drillCrit, ", "), strings.Join(floorCrit, ", "))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range d.phaseStats() {
 		fmt.Fprintf(tw, "  %s\t%s\t%s s\t\n", p.kind, p.name, p.stat.format(2))
