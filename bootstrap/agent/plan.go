@@ -112,7 +112,7 @@ func (a *Applier) namespaced(o *unstructured.Unstructured) bool {
 
 // namespacesWorkload names, in the inventory, the Namespaces rekindle
 // creates for workloads that target a namespace nothing declares.
-const namespacesWorkload = "rekindle-namespaces"
+const namespacesWorkload = "rekindle.namespaces" // a dot: no workload (a DNS label) can be called so
 
 // planNamespaces plans the Namespaces the render creates for its workloads
 // (blueprints' CreatedNamespaces): applied first, with the other

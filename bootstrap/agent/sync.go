@@ -81,12 +81,21 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 	// the inventory like a workload's objects; they are not a workload.
 	all := append([]*workloadPlan{nsPlan}, plans...)
 
-	changes, err := a.applyDefinitions(ctx, all, known)
+	changes, failed, err := a.applyDefinitions(ctx, all, known)
 	configured := count(res, changes)
 	if err != nil {
-		res.Failed = append(res.Failed, FailedObject{Reason: "CRDs and Namespaces: " + err.Error()})
+		if len(failed) == 0 {
+			failed = []FailedObject{{Reason: "CRDs and Namespaces: " + err.Error()}}
+		}
+		res.Failed = append(res.Failed, failed...)
 		a.saveAfterFailure(ctx, old, rc, all, nil)
-		return fmt.Errorf("apply CRDs and Namespaces: %w", err)
+		err = fmt.Errorf("apply CRDs and Namespaces: %w", err)
+		for _, f := range failed {
+			if f.Permanent {
+				return fmt.Errorf("%w: %w", ErrBlocked, err)
+			}
+		}
+		return err
 	}
 
 	res.Applied += len(nsPlan.wait)
@@ -140,28 +149,29 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 // applyDefinitions applies every CRD and Namespace (and ClusterRole) of the
 // plain workloads and waits until the CRDs are Established. Helm workloads
 // keep theirs: Helm refuses to adopt objects another manager created.
-func (a *Applier) applyDefinitions(ctx context.Context, plans []*workloadPlan, known map[string]string) ([]ssa.ChangeSetEntry, error) {
+// The objects the API server refused are returned with the error.
+func (a *Applier) applyDefinitions(ctx context.Context, plans []*workloadPlan, known map[string]string) ([]ssa.ChangeSetEntry, []FailedObject, error) {
 	var defs []*unstructured.Unstructured
 	for _, p := range plans {
 		defs = append(defs, p.defs...)
 	}
 	if len(defs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	t := time.Now()
 	changes, failed := a.apply(ctx, defs, known)
 	if len(failed) > 0 {
-		return changes, fmt.Errorf("%s", summarizeFailed(failed, 5))
+		return changes, failed, fmt.Errorf("%s", summarizeFailed(failed, 5))
 	}
 	refs := make([]ObjectRef, len(defs))
 	for i, o := range defs {
 		refs[i] = refOf(o)
 	}
-	if _, _, err := a.waitHealthy(ctx, refs, nil); err != nil {
-		return changes, err
+	if _, notReady, err := a.waitHealthy(ctx, refs, nil); err != nil {
+		return changes, notReady, err
 	}
 	a.opts.Log("applied %d CRDs and Namespaces in %s", len(defs), time.Since(t).Round(time.Millisecond))
-	return changes, nil
+	return changes, nil, nil
 }
 
 // runWorkloads schedules every workload: applied in dependsOn order, at most
