@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -238,7 +239,25 @@ func TestRealRepoReplaysAsItIs(t *testing.T) {
 	if del := rk(t, state, env, append([]string{"bootstrap", "destroy"}, args...)...); del.code != 0 {
 		t.Fatalf("bootstrap destroy: exit %d", del.code)
 	}
-	checkDestroyed(t, state, "realrepo")
+	checkTornDown(t, state, "realrepo")
+}
+
+// checkTornDown is checkDestroyed for an environment without infra: no
+// process, no cluster state, no checkpoint left.
+func checkTornDown(t *testing.T, state, blueprint string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(processesUnder(state)) > 0 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, p := range processesUnder(state) {
+		t.Errorf("process left after destroy: %s", p)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(state, "clusters", "kwok")); len(nonHidden(entries)) > 0 {
+		t.Errorf("cluster state left after destroy: %v", nonHidden(entries))
+	}
+	if _, err := os.Stat(filepath.Join(state, "envs", blueprint, "dev", "checkpoint.json")); err == nil {
+		t.Error("checkpoint left after destroy")
+	}
 }
 
 func value(kv string) string { _, v, _ := strings.Cut(kv, "="); return v }
