@@ -75,10 +75,10 @@ func TestCreateNamespaceFalseBootstrap(t *testing.T) {
 	res := rk(t, state, nil, "-o", "json", "bootstrap", "create", "-b", dir, "--env", "dev")
 	took := time.Since(start)
 	t.Logf("bootstrap stopped after %s", took)
-	// A cluster's failure ends the run with exit 1 (docs/blueprint.md: the
-	// run "exits 1 if any failed"), the preflight's reason in its event.
-	if res.code != 1 {
-		t.Fatalf("bootstrap create: exit %d, want 1 (the cluster's pipeline failed in its preflight)", res.code)
+	// Bad input in a cluster's lane stays exit 2, the preflight's reason in
+	// its event.
+	if res.code != 2 {
+		t.Fatalf("bootstrap create: exit %d, want 2 (the blueprint cannot apply to this cluster)", res.code)
 	}
 	if took > 10*time.Second {
 		t.Errorf("bootstrap took %s to stop, want within 10s of its start", took)
