@@ -149,7 +149,7 @@ func TestFleetDependsOnThenDrillAll(t *testing.T) {
 	for _, l := range rep.Recovery.Lanes {
 		var names []string
 		for _, ph := range l.Phases {
-			if ph.Status != "done" {
+			if ph.Status != "done" && ph.Status != "skipped" {
 				t.Errorf("lane %s phase %s: %s", l.Cluster, ph.Name, ph.Status)
 			}
 			names = append(names, ph.Name)
