@@ -217,17 +217,13 @@ func (p *provider) startControlPlane(ctx context.Context, b bins, kubectl, name 
 		// process that nobody reaped yet for a running one, so forget those.
 		clearStalePids(ps.clusterDir)
 	} else {
-		// A new cluster: rekindle chooses the ports (see ports.go) and holds
-		// the lock until the components listen on them.
-		unlock, err := portsLock(ctx)
+		// A new cluster: rekindle chooses the ports (see ports.go) and keeps
+		// them reserved until the components listen on them.
+		ports, release, err := reservePorts(ctx)
 		if err != nil {
 			return err
 		}
-		defer unlock()
-		ports, err := pickPorts()
-		if err != nil {
-			return err
-		}
+		defer release()
 		conf := filepath.Join(ps.dir, "kwokctl-config.yaml")
 		if err := writeKwokctlConfig(conf, ports); err != nil {
 			return err
