@@ -170,6 +170,10 @@ type idle struct {
 	AgentRSSMiB float64 `json:"agentRSSMiB"`
 	// ClusterMillicores and AgentMillicores are the CPU they use at rest.
 	ClusterMillicores float64 `json:"clusterMillicores"`
+	// ClusterCPUSeconds is the CPU one control plane used since it started
+	// (creation, the replay, the wait so far): what N clusters created at
+	// once ask of the machine's cores.
+	ClusterCPUSeconds float64 `json:"clusterCPUSeconds"`
 	AgentMillicores   float64 `json:"agentMillicores"`
 	Clusters          int     `json:"clusters"`
 	WindowSeconds     float64 `json:"windowSeconds"`
@@ -220,6 +224,7 @@ func measureIdle(ctx context.Context, state string, clusters int, window time.Du
 		ClusterRSSMiB:     prss / n,
 		AgentRSSMiB:       arss / na,
 		ClusterMillicores: float64(p1-p0) / ticksPerSecond / secs * 1000 / n,
+		ClusterCPUSeconds: float64(p0) / ticksPerSecond / n,
 		AgentMillicores:   float64(a1-a0) / ticksPerSecond / secs * 1000 / na,
 		Clusters:          clusters,
 		WindowSeconds:     secs,

@@ -109,7 +109,7 @@ func estimateCapacity(res *results) *capacity {
 	return c
 }
 
-var phaseOrder = []string{"fetch", "validate", "detect", "infra", "wait", "cluster", "secrets", "agent", "replay", "healthy", "verify", "report", "other"}
+var phaseOrder = []string{"fetch", "validate", "detect", "infra", "wait", "cluster", "secrets", "preflight", "agent", "replay", "healthy", "verify", "report", "other"}
 
 func printTable(w io.Writer, res *results) {
 	fmt.Fprintf(w, "rekindle fleet benchmark: %d CPUs, load average %s at start, %s at the end; %.0fs in all; %d objects per cluster in 3 workloads; %d run(s) each\n",
@@ -160,10 +160,10 @@ func printTable(w io.Writer, res *results) {
 
 	fmt.Fprintln(w, "\nidle cost, per cluster (after bootstrap, over 10s)")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clusters\tkwok control plane MiB\tkwok millicores\thost agent MiB\thost agent millicores\tMemAvailable MiB\t")
+	fmt.Fprintln(tw, "clusters\tkwok control plane MiB\tkwok millicores\tkwok CPU-s since start\thost agent MiB\thost agent millicores\tMemAvailable MiB\t")
 	for _, s := range res.Sizes {
 		if s.Idle != nil {
-			fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", s.Clusters, s.Idle.ClusterRSSMiB, s.Idle.ClusterMillicores, s.Idle.AgentRSSMiB, s.Idle.AgentMillicores, s.MemAvailableMiB)
+			fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f\t\n", s.Clusters, s.Idle.ClusterRSSMiB, s.Idle.ClusterMillicores, s.Idle.ClusterCPUSeconds, s.Idle.AgentRSSMiB, s.Idle.AgentMillicores, s.MemAvailableMiB)
 		}
 	}
 	tw.Flush()
