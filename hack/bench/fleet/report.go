@@ -72,12 +72,12 @@ func evaluate(res *results) []target {
 	one, ten := sizeOf(res, 1), sizeOf(res, targetClusters)
 	var out []target
 	if one == nil || ten == nil || len(one.Parallel) == 0 || len(ten.Parallel) == 0 {
-		return append(out, target{Name: fmt.Sprintf("RTO(%d lost)/RTO(1 lost)", targetClusters), Limit: targetRatioN, Note: "not measured: -sizes must include 1 and 10 and their drills must pass"})
+		return append(out, target{Name: fmt.Sprintf("RTO(%d lost)/RTO(1 lost)", targetClusters), Limit: targetRatioN, Note: "-sizes must include 1 and 10, and their drills must pass"})
 	}
 	r := median(field(ten.Parallel, rto)) / median(field(one.Parallel, rto))
 	out = append(out, target{Name: fmt.Sprintf("RTO(%d lost)/RTO(1 lost)", targetClusters), Value: r, Limit: targetRatioN, Met: r <= targetRatioN, Measured: true})
 	if len(ten.Serial) == 0 {
-		return append(out, target{Name: fmt.Sprintf("parallel/serial RTO(%d)", targetClusters), Limit: targetParallel, Note: "not measured (-serial=false, or the serial drill failed)"})
+		return append(out, target{Name: fmt.Sprintf("parallel/serial RTO(%d)", targetClusters), Limit: targetParallel, Note: "-serial=false, or the serial drill failed"})
 	}
 	p := median(field(ten.Parallel, rto)) / median(field(ten.Serial, rto))
 	return append(out, target{Name: fmt.Sprintf("parallel/serial RTO(%d)", targetClusters), Value: p, Limit: targetParallel, Met: p < targetParallel, Measured: true})

@@ -158,8 +158,27 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 		return info, err
 	}
 
-	if err := p.startControlPlane(ctx, b, kubectl, spec.Name, ps); err != nil {
+	if err := p.startControlPlane(ctx, b, kubectl, spec.Name, ps, false); err != nil {
 		return info, err
+	}
+	// A component can exit soon after it started: with many control planes
+	// starting at once on few cores, kube-controller-manager gives up when
+	// the API server is not healthy within its 10 s wait, and nothing
+	// restarts it (Deployments then never get Pods). Start again what does
+	// not run, on the same ports, a few times.
+	for attempt := 1; ; attempt++ {
+		dead := deadComponentNames(ps.clusterDir)
+		if len(dead) == 0 {
+			break
+		}
+		if attempt > 3 {
+			return info, p.withComponentLogs(ps, fmt.Errorf("%s exited after start", strings.Join(dead, ", ")))
+		}
+		start := time.Now()
+		if err := p.startControlPlane(ctx, b, kubectl, spec.Name, ps, true); err != nil {
+			return info, err
+		}
+		p.progress("restart "+strings.Join(dead, ", "), start)
 	}
 	info.Kubeconfig = ps.kubeconfig
 
@@ -185,10 +204,11 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 }
 
 // startControlPlane runs kwokctl create cluster unless the cluster already
-// answers, and writes the kubeconfig.
-func (p *provider) startControlPlane(ctx context.Context, b bins, kubectl, name string, ps paths) error {
+// answers (restart: even then, to start the components that do not run),
+// and writes the kubeconfig.
+func (p *provider) startControlPlane(ctx context.Context, b bins, kubectl, name string, ps paths, restart bool) error {
 	start := time.Now()
-	if ps.exists() {
+	if ps.exists() && !restart {
 		if _, state, _ := cluster.Probe(ctx, ps.kubeconfig, ""); state == cluster.Running {
 			p.progress("control plane already running", start)
 			return nil
