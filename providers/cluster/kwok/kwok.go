@@ -161,25 +161,6 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 	if err := p.startControlPlane(ctx, b, kubectl, spec.Name, ps, false); err != nil {
 		return info, err
 	}
-	// A component can exit soon after it started: with many control planes
-	// starting at once on few cores, kube-controller-manager gives up when
-	// the API server is not healthy within its 10 s wait, and nothing
-	// restarts it (Deployments then never get Pods). Start again what does
-	// not run, on the same ports, a few times.
-	for attempt := 1; ; attempt++ {
-		dead := deadComponentNames(ps.clusterDir)
-		if len(dead) == 0 {
-			break
-		}
-		if attempt > 3 {
-			return info, p.withComponentLogs(ps, fmt.Errorf("%s exited after start", strings.Join(dead, ", ")))
-		}
-		start := time.Now()
-		if err := p.startControlPlane(ctx, b, kubectl, spec.Name, ps, true); err != nil {
-			return info, err
-		}
-		p.progress("restart "+strings.Join(dead, ", "), start)
-	}
 	info.Kubeconfig = ps.kubeconfig
 
 	cfg, err := cluster.RESTConfig(ps.kubeconfig, "")
@@ -197,6 +178,9 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 	p.progress(fmt.Sprintf("register %d nodes", nodes), start)
 
 	if err := cluster.WaitReady(wctx, cfg, nodes, p.opts.Progress); err != nil {
+		return info, p.withComponentLogs(ps, err)
+	}
+	if err := p.waitControllers(wctx, b, kubectl, spec.Name, ps, cfg); err != nil {
 		return info, p.withComponentLogs(ps, err)
 	}
 	info.State = cluster.Running
