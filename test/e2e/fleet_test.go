@@ -238,6 +238,7 @@ func TestFleetResumeAfterKill(t *testing.T) {
 
 	res := rk(t, state, nil, "-o", "json", "bootstrap", "create", "-b", bp, "--env", "prod")
 	if res.code != 0 {
+		logKwok(t, state)
 		t.Fatalf("resumed run: exit %d", res.code)
 	}
 	for _, c := range parseFleetSummary(t, res.stdout).Clusters {

@@ -229,3 +229,19 @@ func checkpointSteps(t *testing.T, state, blueprint, env string) map[string][]st
 	}
 	return out
 }
+
+// logKwok logs the end of every kwokctl and component log under state, for
+// a failure to be diagnosed after the cleanup deleted the clusters.
+func logKwok(t *testing.T, state string) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(state, "clusters", "kwok", "*", "kwokctl.log"))
+	more, _ := filepath.Glob(filepath.Join(state, "clusters", "kwok", "*", "kwok", "clusters", "*", "logs", "*.log"))
+	for _, p := range append(logs, more...) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		t.Logf("the end of %s:\n%s", p, strings.Join(lines[max(0, len(lines)-8):], "\n"))
+	}
+}
