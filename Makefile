@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/rekindle-dev/rekindle/cmd/rekindle/app.version=$(VERSIO
 # builds them once into ~/.cache/rekindle (about ten minutes the first time).
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all build tools test vet fuzz demo bench clean
+.PHONY: all build tools test vet fuzz demo bench bench-fleet clean
 
 all: build
 
@@ -45,6 +45,15 @@ demo: build tools
 BENCH_FLAGS ?=
 bench: build tools
 	$(GO) run ./hack/bench -rekindle $(BIN) -out _out/bench $(BENCH_FLAGS)
+
+# Fleet benchmark: 1, 5 and 10 kwok clusters of 100 objects in 3 workloads:
+# bootstrap time, the RTO when every cluster is lost at once (default
+# --parallel and --parallel 1), rekindle's peak RSS and CPU per cluster, and
+# how many idle kwok clusters the machine holds. Exits 1 on a failed run or a
+# missed target. Writes _out/bench-fleet/results.json. See docs/performance.md.
+FLEET_FLAGS ?=
+bench-fleet: build tools
+	$(GO) run ./hack/bench/fleet -rekindle $(BIN) -out _out/bench-fleet $(FLEET_FLAGS)
 
 clean:
 	rm -rf bin

@@ -158,7 +158,7 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 		return info, err
 	}
 
-	if err := p.startControlPlane(ctx, b, kubectl, spec.Name, ps); err != nil {
+	if err := p.startControlPlane(ctx, b, kubectl, spec.Name, ps, false); err != nil {
 		return info, err
 	}
 	info.Kubeconfig = ps.kubeconfig
@@ -180,15 +180,19 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 	if err := cluster.WaitReady(wctx, cfg, nodes, p.opts.Progress); err != nil {
 		return info, p.withComponentLogs(ps, err)
 	}
+	if err := p.waitControllers(wctx, b, kubectl, spec.Name, ps, cfg); err != nil {
+		return info, p.withComponentLogs(ps, err)
+	}
 	info.State = cluster.Running
 	return info, nil
 }
 
 // startControlPlane runs kwokctl create cluster unless the cluster already
-// answers, and writes the kubeconfig.
-func (p *provider) startControlPlane(ctx context.Context, b bins, kubectl, name string, ps paths) error {
+// answers (restart: even then, to start the components that do not run),
+// and writes the kubeconfig.
+func (p *provider) startControlPlane(ctx context.Context, b bins, kubectl, name string, ps paths, restart bool) error {
 	start := time.Now()
-	if ps.exists() {
+	if ps.exists() && !restart {
 		if _, state, _ := cluster.Probe(ctx, ps.kubeconfig, ""); state == cluster.Running {
 			p.progress("control plane already running", start)
 			return nil
@@ -217,17 +221,13 @@ func (p *provider) startControlPlane(ctx context.Context, b bins, kubectl, name 
 		// process that nobody reaped yet for a running one, so forget those.
 		clearStalePids(ps.clusterDir)
 	} else {
-		// A new cluster: rekindle chooses the ports (see ports.go) and holds
-		// the lock until the components listen on them.
-		unlock, err := portsLock(ctx)
+		// A new cluster: rekindle chooses the ports (see ports.go) and keeps
+		// them reserved until the components listen on them.
+		ports, release, err := reservePorts(ctx)
 		if err != nil {
 			return err
 		}
-		defer unlock()
-		ports, err := pickPorts()
-		if err != nil {
-			return err
-		}
+		defer release()
 		conf := filepath.Join(ps.dir, "kwokctl-config.yaml")
 		if err := writeKwokctlConfig(conf, ports); err != nil {
 			return err

@@ -376,6 +376,37 @@ func TestKilledAPIServerIsUnhealthy(t *testing.T) {
 	}
 }
 
+// A component that exited while the API server still answers (as
+// kube-controller-manager does when the API server is slow to become
+// healthy) is started again by Create, or Deployments would never get Pods.
+func TestCreateRestartsDeadController(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestProvider(t, nil)
+	name := uniqueName(t, "kcm")
+	info := createCluster(t, p, cluster.Spec{Name: name})
+	dir := p.paths(name).clusterDir
+	pid := readPids(dir)["kube-controller-manager"]
+	if pid == 0 {
+		t.Fatal("no kube-controller-manager pid recorded")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); alive(pid) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	again, err := p.Create(t.Context(), cluster.Spec{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dead := deadComponentNames(dir); len(dead) > 0 || again.APIServer != info.APIServer {
+		t.Fatalf("after Create: %v not running, API server %s (was %s); want every component running at the same address", dead, again.APIServer, info.APIServer)
+	}
+	if readPids(dir)["kube-controller-manager"] == pid {
+		t.Fatal("kube-controller-manager was not started again")
+	}
+}
+
 func TestFailingBinaryKeepsOutput(t *testing.T) {
 	t.Parallel()
 	real := requireBinDir(t)

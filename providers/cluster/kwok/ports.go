@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // Ports that rekindle gives each cluster's components. kwokctl's own choice
@@ -15,11 +16,15 @@ import (
 // is free right now) hands two clusters created at the same time the same
 // ports, and gives a stopped cluster's ports to the next one. rekindle instead
 // draws them at random from a range of its own, below the kernel's ephemeral
-// ports and away from kwokctl's, while holding a per-user lock until the
-// components listen.
+// ports and away from kwokctl's, and reserves them (one file per port, taken
+// under a per-user lock held only while choosing) until the components
+// listen; clusters created at the same time start side by side.
 const (
 	portMin = 20000
 	portMax = 29999
+	// reservationTTL is when a reservation left by a crashed creation stops
+	// counting.
+	reservationTTL = 15 * time.Minute
 )
 
 // clusterPorts are the ports of one cluster's components.
@@ -27,9 +32,8 @@ type clusterPorts struct {
 	KubeApiserver, Etcd, EtcdPeer, KubeControllerManager, KubeScheduler, KwokController uint32
 }
 
-// pickPorts draws six distinct free ports.
-func pickPorts() (clusterPorts, error) {
-	seen := map[uint32]bool{}
+// pickPorts draws six distinct free ports, none of them in seen.
+func pickPorts(seen map[uint32]bool) (clusterPorts, error) {
 	next := func() (uint32, error) {
 		for range 1000 {
 			p := uint32(portMin + rand.IntN(portMax-portMin+1))
@@ -80,8 +84,57 @@ options:
 	return os.WriteFile(path, []byte(content), 0o600)
 }
 
-// portsLock serializes, for this user on this machine, the time from choosing
-// ports to the components listening on them.
+// reservePorts chooses a new cluster's ports, free and reserved by no other
+// cluster being created, and reserves them; release drops the reservation
+// once the components listen on them (or failed to).
+func reservePorts(ctx context.Context) (ps clusterPorts, release func(), err error) {
+	unlock, err := portsLock(ctx)
+	if err != nil {
+		return ps, nil, err
+	}
+	defer unlock()
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("rekindle-kwok-ports-%d.d", os.Getuid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return ps, nil, fmt.Errorf("reserve ports: %w", err)
+	}
+	reserved := map[uint32]bool{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ps, nil, fmt.Errorf("reserve ports: %w", err)
+	}
+	for _, e := range entries {
+		port, perr := strconv.ParseUint(e.Name(), 10, 32)
+		info, ierr := e.Info()
+		switch {
+		case perr != nil || ierr != nil:
+		case time.Since(info.ModTime()) > reservationTTL:
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		default:
+			reserved[uint32(port)] = true
+		}
+	}
+	if ps, err = pickPorts(reserved); err != nil {
+		return ps, nil, err
+	}
+	var files []string
+	release = func() {
+		for _, f := range files {
+			_ = os.Remove(f)
+		}
+	}
+	for _, port := range []uint32{ps.KubeApiserver, ps.Etcd, ps.EtcdPeer, ps.KubeControllerManager, ps.KubeScheduler, ps.KwokController} {
+		f := filepath.Join(dir, strconv.Itoa(int(port)))
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			release()
+			return ps, nil, fmt.Errorf("reserve ports: %w", err)
+		}
+		files = append(files, f)
+	}
+	return ps, release, nil
+}
+
+// portsLock serializes, for this user on this machine, choosing ports and
+// reserving them.
 func portsLock(ctx context.Context) (func(), error) {
 	return lockFile(ctx, filepath.Join(os.TempDir(), fmt.Sprintf("rekindle-kwok-ports-%d.lock", os.Getuid())))
 }
