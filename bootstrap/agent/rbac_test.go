@@ -287,7 +287,7 @@ func TestScopedRBAC(t *testing.T) {
 		if err := acl.Get(ctx, client.ObjectKey{Name: "sneaky"}, &rbacv1.ClusterRole{}); !apierrors.IsNotFound(err) {
 			t.Errorf("ClusterRole/sneaky after the refused sync: %v, want not found", err)
 		}
-		requireSync(t, a, c.Name, ConditionStalled, metav1.ConditionTrue, ReasonApplyFailed)
+		requireSync(t, a, c.Name, ConditionStalled, metav1.ConditionTrue, ReasonBlocked) // Forbidden: no retry helps until the RBAC changes
 	})
 
 	t.Run("back to cluster-admin", func(t *testing.T) {
