@@ -192,6 +192,16 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 // and writes the kubeconfig.
 func (p *provider) startControlPlane(ctx context.Context, b bins, kubectl, name string, ps paths, restart bool) error {
 	start := time.Now()
+	if logs, _ := filepath.Glob(filepath.Join(ps.clusterDir, "logs", "*.log")); ps.exists() && len(logs) == 0 && len(readPids(ps.clusterDir)) == 0 {
+		// kwokctl create was stopped (rekindle killed) after it saved its
+		// configuration and before its install step saved the components:
+		// none has a log or a pid. kwokctl cannot continue such a cluster (it
+		// starts the components its configuration lists, none, and waits its
+		// whole timeout), and it never ran, so it is created afresh.
+		if err := os.RemoveAll(ps.clusterDir); err != nil {
+			return fmt.Errorf("remove the unstarted cluster's %s: %w", ps.clusterDir, err)
+		}
+	}
 	if ps.exists() && !restart {
 		if _, state, _ := cluster.Probe(ctx, ps.kubeconfig, ""); state == cluster.Running {
 			p.progress("control plane already running", start)

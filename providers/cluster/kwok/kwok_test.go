@@ -407,6 +407,56 @@ func TestCreateRestartsDeadController(t *testing.T) {
 	}
 }
 
+// A Create stopped right after kwokctl saved its configuration (before its
+// install saved the components, as when rekindle is killed) leaves a
+// cluster kwokctl cannot continue; the next Create makes it afresh.
+func TestCreateAfterInterruptedCreate(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestProvider(t, nil)
+	name := uniqueName(t, "cut")
+	ps := p.paths(name)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), time.Minute)
+		defer cancel()
+		_ = p.Delete(ctx, name)
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Create(ctx, cluster.Spec{Name: name})
+		done <- err
+	}()
+	// kwokctl's install makes pki/ after it saved the configuration.
+	for _, err := os.Stat(filepath.Join(ps.clusterDir, "pki")); err != nil; _, err = os.Stat(filepath.Join(ps.clusterDir, "pki")) {
+		select {
+		case err := <-done:
+			t.Fatalf("Create ended (%v) before kwokctl began its install", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	entries, _ := os.ReadDir(ps.clusterDir)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	t.Logf("left by the interrupted create: %v", left)
+	logs, _ := filepath.Glob(filepath.Join(ps.clusterDir, "logs", "*.log"))
+	if len(logs) > 0 || len(readPids(ps.clusterDir)) > 0 {
+		t.Fatalf("the interruption came after components started (%d logs, pids %v): not the case under test", len(logs), readPids(ps.clusterDir))
+	}
+	cctx, ccancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer ccancel()
+	again, err := p.Create(cctx, cluster.Spec{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.State != cluster.Running || len(deadComponentNames(ps.clusterDir)) > 0 {
+		t.Fatalf("Create after an interrupted create = %+v, %v not running", again, deadComponentNames(ps.clusterDir))
+	}
+}
+
 func TestFailingBinaryKeepsOutput(t *testing.T) {
 	t.Parallel()
 	real := requireBinDir(t)
