@@ -30,8 +30,10 @@ say "3/4 recovery: rekindle recover --blueprint $BLUEPRINT --env dev"
 rk recover --blueprint "$BLUEPRINT" --env dev | tee "$STATE/last-recovery.txt"
 
 say "4/4 proof: a full drill with reports in $REPORTS"
-rk drill --blueprint "$BLUEPRINT" --env dev --scope dev-apps --keep --report-dir "$REPORTS" >/dev/null
-cat "$REPORTS/drill.md"
+# The drill prints its report (without drill.md's inline SVG chart, which is
+# for GitHub and browsers); drill.html is the one to open.
+rk drill --blueprint "$BLUEPRINT" --env dev --scope dev-apps --keep --report-dir "$REPORTS"
+echo "reports: $REPORTS/drill.html (open it in a browser), drill.md, drill.json, junit.xml"
 
 if [[ "${KEEP:-0}" == 1 ]]; then
   say "the environment keeps running: export KUBECONFIG=$KUBECONFIG_APPS"
