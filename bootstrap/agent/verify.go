@@ -75,6 +75,10 @@ type verifyItem struct {
 	obj      *unstructured.Unstructured
 	// ttlJob: a Job that deletes itself when done, so its absence is fine.
 	ttlJob bool
+	// presenceOnly: a Namespace the render needs but no workload declares.
+	// It must exist and be healthy; its fields are not Git's (one that was
+	// there before rekindle is left as it was), so they are not compared.
+	presenceOnly bool
 }
 
 // objectVerdict is what Verify found for one object.
@@ -107,6 +111,9 @@ func (a *Applier) Verify(ctx context.Context, rc *blueprints.RenderedCluster) (*
 		for _, o := range objs {
 			items = append(items, verifyItem{workload: p.w.Name, obj: o, ttlJob: ttl.Contains(object.UnstructuredToObjMetadata(o))})
 		}
+	}
+	for _, ns := range rc.CreatedNamespaces {
+		items = append(items, verifyItem{workload: namespacesWorkload, obj: ns, presenceOnly: true})
 	}
 	res.Desired = len(items)
 
@@ -207,6 +214,11 @@ func (a *Applier) verifyObject(ctx context.Context, it verifyItem) (objectVerdic
 		return v, nil
 	}
 	v.present = true
+	if it.presenceOnly {
+		v.matching = true
+		v.judgeHealth(live, diff)
+		return v, nil
+	}
 
 	entry, before, after, err := a.rm.Diff(ctx, it.obj.DeepCopy(), ssa.DiffOptions{Force: true})
 	switch {
@@ -238,6 +250,12 @@ func (a *Applier) verifyObject(ctx context.Context, it verifyItem) (objectVerdic
 		}
 	}
 
+	v.judgeHealth(live, diff)
+	return v, nil
+}
+
+// judgeHealth sets v.healthy when live is Current (kstatus), else records why not.
+func (v *objectVerdict) judgeHealth(live *unstructured.Unstructured, diff func(string, ...string)) {
 	st, err := status.Compute(live)
 	switch {
 	case err != nil:
@@ -251,7 +269,6 @@ func (a *Applier) verifyObject(ctx context.Context, it verifyItem) (objectVerdic
 		}
 		diff(reason)
 	}
-	return v, nil
 }
 
 // verifyRelease checks that a Helm workload's release exists, is deployed,

@@ -111,6 +111,27 @@ func TestVerify(t *testing.T) {
 		}
 	})
 
+	t.Run("a Namespace rekindle creates counts, and is missing until made", func(t *testing.T) {
+		more := *full
+		ns := &unstructured.Unstructured{}
+		ns.SetAPIVersion("v1")
+		ns.SetKind("Namespace")
+		ns.SetName("verify-created")
+		more.CreatedNamespaces = append(slices.Clone(full.CreatedNamespaces), ns)
+		res := verify(t, &more)
+		requireDifference(t, res, "Namespace/verify-created", "missing")
+		if res.Desired != total+1 || res.Present != total {
+			t.Errorf("desired %d present %d, want %d and %d", res.Desired, res.Present, total+1, total)
+		}
+		if r, err := a.Sync(ctx, &more, SyncOptions{}); err != nil {
+			t.Fatalf("sync: %v (failed: %v)", err, r.Failed)
+		}
+		if res := verify(t, &more); !res.OK() || res.Healthy != total+1 {
+			t.Errorf("after the sync made it: healthy %d of %d, differences %v", res.Healthy, res.Desired, res.Differences)
+		}
+		sync(t) // back to the render without it: the Namespace is pruned
+	})
+
 	t.Run("a Deployment that cannot become available is not healthy", func(t *testing.T) {
 		// No node carries this label, so the new pods stay Pending. The
 		// field is not one Git manages: the object still matches.
