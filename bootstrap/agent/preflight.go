@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 
@@ -15,11 +14,13 @@ import (
 
 // Preflight finds what in rc no pass could ever apply to this cluster, so
 // that a run stops at once instead of retrying until its timeout: objects
-// whose namespace neither the render creates nor the cluster has, and
-// custom resources whose kind neither a CRD of the render nor the cluster
-// serves. Each is named with why. A nil result means nothing blocks.
+// whose namespace neither the render creates nor the cluster has
+// (blueprints' MissingNamespaces, with the cluster's Namespaces), and custom
+// resources whose kind neither a CRD of the render nor the cluster serves
+// (MissingKinds, with the cluster's discovery). Each object is named with
+// its workload and one reason. A nil result means nothing blocks.
 func (a *Applier) Preflight(ctx context.Context, rc *blueprints.RenderedCluster) ([]FailedObject, error) {
-	served, err := a.servedKinds()
+	caps, err := a.Capabilities(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -28,70 +29,35 @@ func (a *Applier) Preflight(ctx context.Context, rc *blueprints.RenderedCluster)
 	if err := a.client.List(ctx, live); err != nil {
 		return nil, fmt.Errorf("list the cluster's Namespaces: %w", err)
 	}
-	namespaces := map[string]bool{}
-	for _, n := range live.Items {
-		namespaces[n.Name] = true
+	namespaces := make([]string, len(live.Items))
+	for i, n := range live.Items {
+		namespaces[i] = n.Name
 	}
-	for _, n := range rc.CreatedNamespaceNames() {
-		namespaces[n] = true
-	}
-	defined := map[schema.GroupKind]bool{}
+	workloadOf := map[string]string{}
 	for _, w := range rc.Workloads {
 		for _, o := range w.Objects {
-			switch gk := o.GroupVersionKind().GroupKind(); {
-			case gk == schema.GroupKind{Kind: "Namespace"}:
-				namespaces[o.GetName()] = true
-			case gk == schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}:
-				group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-				kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-				defined[schema.GroupKind{Group: group, Kind: kind}] = true
-			}
-		}
-		if w.Helm != nil && w.Helm.Namespace != "" {
-			// Helm creates its release namespace (--create-namespace).
-			namespaces[w.Helm.Namespace] = true
+			workloadOf[blueprints.ObjectRef(o)] = w.Name
 		}
 	}
 	var out []FailedObject
-	for _, w := range rc.Workloads {
-		for _, o := range w.Objects {
-			gk := o.GroupVersionKind().GroupKind()
-			ref := refOf(o).String()
-			if !served[gk] && !defined[gk] {
-				out = append(out, FailedObject{Workload: w.Name, Object: ref,
-					Reason: fmt.Sprintf("no CRD in the render or the cluster serves kind %s", gk)})
-				continue
+	noKind := map[string]bool{}
+	for _, m := range rc.MissingKinds(caps.APIVersions) {
+		for _, o := range m.Objects {
+			noKind[o] = true
+			out = append(out, FailedObject{Workload: workloadOf[o], Object: o, Permanent: true,
+				Reason: fmt.Sprintf("no CRD in the render or the cluster serves %s %s", m.APIVersion, m.Kind)})
+		}
+	}
+	for _, m := range rc.MissingNamespaces(namespaces) {
+		for _, o := range m.Objects {
+			if noKind[o] {
+				continue // one reason per object: without its kind, its namespace is moot
 			}
-			if ns := o.GetNamespace(); ns != "" && !namespaces[ns] {
-				out = append(out, FailedObject{Workload: w.Name, Object: ref,
-					Reason: fmt.Sprintf("namespace %q is neither in the render nor in the cluster (set the workload's namespace and leave createNamespace on, or add a Namespace object)", ns)})
-			}
+			out = append(out, FailedObject{Workload: workloadOf[o], Object: o, Permanent: true,
+				Reason: fmt.Sprintf("namespace %q is neither in the render nor in the cluster (set the workload's namespace and leave createNamespace on, or add a Namespace object)", m.Namespace)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Object < out[j].Object })
-	return out, nil
-}
-
-// servedKinds are the kinds the cluster's API serves now.
-func (a *Applier) servedKinds() (map[schema.GroupKind]bool, error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(a.cfg)
-	if err != nil {
-		return nil, err
-	}
-	_, lists, err := dc.ServerGroupsAndResources()
-	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
-		return nil, fmt.Errorf("discover the cluster's API: %w", err)
-	}
-	out := map[schema.GroupKind]bool{}
-	for _, l := range lists {
-		gv, err := schema.ParseGroupVersion(l.GroupVersion)
-		if err != nil {
-			continue
-		}
-		for _, r := range l.APIResources {
-			out[schema.GroupKind{Group: gv.Group, Kind: r.Kind}] = true
-		}
-	}
 	return out, nil
 }
 
