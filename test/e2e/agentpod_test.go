@@ -29,6 +29,7 @@ import (
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/test/gitserver"
 	"github.com/rekindle-dev/rekindle/test/kwoktest"
+	"github.com/rekindle-dev/rekindle/test/registrytest"
 )
 
 // TestAgentRunsAsPod runs the agent as the kubelet would run its pod: the
@@ -46,15 +47,13 @@ func TestAgentRunsAsPod(t *testing.T) {
 	needEngine(t)
 	ctrllog.SetLogger(logr.Discard()) // the Applier's controller-runtime client
 
-	registryBin := needTool(t, "docker-registry", "Debian's docker-registry package (.ci/run installs it)")
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	state := t.TempDir()
 
 	// A registry on loopback with TLS from a test CA, and the image pushed there.
-	ca := newTestCA(t)
-	reg := startRegistry(t, registryBin, ca)
-	res := rk(t, state, nil, "-o", "json", "agent", "image", "--binary", rekindleBin, "--push", reg+"/rekindle:e2e", "--ca-file", ca.caFile)
+	reg := registrytest.Start(t, registrytest.Options{})
+	res := rk(t, state, nil, "-o", "json", "agent", "image", "--binary", rekindleBin, "--push", reg.Host+"/rekindle:e2e", "--ca-file", reg.CA.CAFile)
 	if res.code != 0 {
 		t.Fatalf("agent image: exit %d\n%s", res.code, res.stderr)
 	}

@@ -1,34 +1,20 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
-	"github.com/rekindle-dev/rekindle/test/testenv"
+	"github.com/rekindle-dev/rekindle/test/registrytest"
 )
 
 // Real chart servers on loopback for the e2e tests, as public charts are
@@ -113,43 +99,6 @@ func packChart(t *testing.T, dir, out string) string {
 	return p
 }
 
-// tlsFiles writes a test CA and a certificate it signs for 127.0.0.1.
-func tlsFiles(t *testing.T, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rekindle e2e CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	for p, b := range map[string]*pem.Block{caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		writeFile(t, p, string(pem.EncodeToMemory(b)))
-	}
-	return caFile, certFile, keyFile
-}
-
-func caPool(t *testing.T, caFile string) *x509.CertPool {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(readFile(t, caFile))) {
-		t.Fatal("no CA in " + caFile)
-	}
-	return pool
-}
-
 // chartServer is one of the loopback chart servers.
 type chartServer struct {
 	URL    string   // the Helm repository URL, or oci://host/charts
@@ -162,7 +111,7 @@ type chartServer struct {
 func newHelmRepoServer(t *testing.T, name string) chartServer {
 	t.Helper()
 	dir := t.TempDir()
-	caFile, certFile, keyFile := tlsFiles(t, dir)
+	ca := registrytest.NewCA(t)
 	repoDir := filepath.Join(dir, "repo")
 	user, password := "reader", "helm-"+filepath.Base(t.TempDir())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -183,7 +132,7 @@ func newHelmRepoServer(t *testing.T, name string) chartServer {
 		}
 		http.ServeFile(w, r, filepath.Join(repoDir, file))
 	})}
-	go func() { _ = srv.ServeTLS(l, certFile, keyFile) }()
+	go func() { _ = srv.ServeTLS(l, ca.CertFile, ca.KeyFile) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	src := t.TempDir()
 	packChart(t, libChart(t, filepath.Join(src, "lib"), name+"-lib", "0.1.0"), repoDir)
@@ -198,7 +147,7 @@ func newHelmRepoServer(t *testing.T, name string) chartServer {
 		t.Fatal(err)
 	}
 	u, p := blueprints.HelmCredentialEnv(url)
-	return chartServer{URL: url, CAFile: caFile, Env: []string{u + "=" + user, p + "=" + password}}
+	return chartServer{URL: url, CAFile: ca.CAFile, Env: []string{u + "=" + user, p + "=" + password}}
 }
 
 // newOCIServer starts docker-registry on loopback and pushes <name> 2.0.0
@@ -206,53 +155,10 @@ func newHelmRepoServer(t *testing.T, name string) chartServer {
 // it skips, or fails in CI, where .ci/run installs it.
 func newOCIServer(t *testing.T, name string) chartServer {
 	t.Helper()
-	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
-		testenv.Need(t, "docker-registry (apt-get install docker-registry), the OCI registry charts are pulled from", errors.New("not on PATH"))
-	}
-	dir := t.TempDir()
-	caFile, certFile, keyFile := tlsFiles(t, dir)
-	user, password := "puller", "oci-"+filepath.Base(t.TempDir())
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "htpasswd"), user+":"+string(hash)+"\n")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := l.Addr().String()
-	l.Close()
-	writeFile(t, filepath.Join(dir, "config.yml"), fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\n"+
-		"http:\n  addr: %s\n  tls: {certificate: %s, key: %s}\nauth:\n  htpasswd: {realm: charts, path: %s}\n",
-		filepath.Join(dir, "data"), host, certFile, keyFile, filepath.Join(dir, "htpasswd")))
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, caFile)}}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		resp, err := (&http.Client{Transport: tr, Timeout: time.Second}).Get("https://" + host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("docker-registry did not answer on %s: %v\n%s", host, err, readFile(t, logf.Name()))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	client, err := registry.NewClient(registry.ClientOptHTTPClient(&http.Client{Transport: tr}),
-		registry.ClientOptBasicAuth(user, password), registry.ClientOptCredentialsFile(filepath.Join(dir, "helm-registry.json")))
+	reg := registrytest.Start(t, registrytest.Options{Auth: true})
+	host := reg.Host
+	client, err := registry.NewClient(registry.ClientOptHTTPClient(reg.HTTPClient()),
+		registry.ClientOptBasicAuth(reg.User, reg.Password), registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "helm-registry.json")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,9 +176,6 @@ func newOCIServer(t *testing.T, name string) chartServer {
 	for _, v := range []string{"2.0.0", "2.1.0"} {
 		push(appChart(t, filepath.Join(src, v), name, v, "oci://"+host+"/charts"), name, v)
 	}
-	dockerConfig := t.TempDir()
-	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
-	writeFile(t, filepath.Join(dockerConfig, "config.json"), `{"auths": {"`+host+`": {"auth": "`+auth+`"}}}`)
-	return chartServer{URL: "oci://" + host + "/charts", CAFile: caFile,
-		Env: []string{"DOCKER_CONFIG=" + dockerConfig, "HELM_CONFIG_HOME=" + t.TempDir()}}
+	return chartServer{URL: "oci://" + host + "/charts", CAFile: reg.CA.CAFile,
+		Env: []string{"DOCKER_CONFIG=" + reg.DockerConfig(t), "HELM_CONFIG_HOME=" + t.TempDir()}}
 }
