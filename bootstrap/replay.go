@@ -14,7 +14,7 @@ import (
 )
 
 // replayPoll is how often the replay step reads the agents' Sync status.
-const replayPoll = 500 * time.Millisecond
+const replayPoll = 200 * time.Millisecond
 
 // waitSynced polls the cluster's Sync until it is Ready at the run's commit.
 func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {

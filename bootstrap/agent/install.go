@@ -177,6 +177,17 @@ func Install(ctx context.Context, cfg *rest.Config, values InstallValues) error 
 	if !values.SkipDeployment {
 		values.credentialsRevision = rv
 	}
+	// The Sync CRD first, applied and awaited by rekindle: Helm would create
+	// it from the chart's crds/ and then poll every 2 s until it is
+	// Established (about 2 s of every install on a new cluster), and it never
+	// updates a CRD it finds. Helm then skips it as already present.
+	ap, err := NewApplier(cfg, ApplyOptions{Log: log})
+	if err != nil {
+		return fmt.Errorf("install agent: %w", err)
+	}
+	if err := ap.EnsureCRD(ctx); err != nil {
+		return fmt.Errorf("install agent: %w", err)
+	}
 	hv := values.helmValues()
 	if values.Scope != nil {
 		rbac, err := scopedValues(ctx, cfg, values.Scope, log)

@@ -103,7 +103,7 @@ func (a *Applier) EnsureCRD(ctx context.Context) error {
 	ns.SetName(SystemNamespace)
 	ns.SetLabels(map[string]string{"app.kubernetes.io/name": "rekindle"})
 	opts := ssa.DefaultApplyOptions()
-	opts.WaitInterval = 500 * time.Millisecond
+	opts.WaitInterval = 100 * time.Millisecond // a new CRD is Established within a few hundred ms
 	opts.WaitTimeout = time.Minute
 	if _, err := a.rm.ApplyAllStaged(ctx, []*unstructured.Unstructured{crd, ns}, opts); err != nil {
 		return fmt.Errorf("install Sync CRD: %w", err)
