@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/rekindle-dev/rekindle/bootstrap"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
@@ -19,15 +20,26 @@ func detect(ctx context.Context, env *bootstrap.Env) ([]bootstrap.Loss, string, 
 		return nil, "", fmt.Errorf("no Terraform state under %s: recovering would create a second copy of infrastructure that may still exist; restore the state dir (or use bootstrap create for a new environment)", dir)
 	}
 	env.ReadOutputs(ctx)
-	var losses []bootstrap.Loss
+	// Every cluster is probed at once (a region lost takes many clusters
+	// with it, and each probe may wait on an unreachable API server); each
+	// writes only its own slot, reported in the blueprint's order.
+	clusters := env.Clusters()
+	losses := make([]bootstrap.Loss, len(clusters))
+	var wg sync.WaitGroup
+	for i, c := range clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			losses[i] = detectCluster(ctx, env, c.Name)
+			env.Events()(bootstrap.Event{Step: bootstrap.StepDetect, Status: bootstrap.StatusInfo, Cluster: c.Name, Detail: losses[i].Detail})
+		}()
+	}
+	wg.Wait()
 	var lost []string
-	for _, c := range env.Clusters() {
-		l := detectCluster(ctx, env, c.Name)
-		losses = append(losses, l)
+	for _, l := range losses {
 		if l.What != "" {
 			lost = append(lost, fmt.Sprintf("%s: %s lost (%s)", l.Cluster, l.What, l.Detail))
 		}
-		env.Events()(bootstrap.Event{Step: bootstrap.StepDetect, Status: bootstrap.StatusInfo, Cluster: l.Cluster, Detail: l.Detail})
 	}
 	if len(lost) == 0 {
 		return losses, "nothing lost: every cluster runs its agent and workloads; re-syncing only", nil
