@@ -48,6 +48,9 @@ func (r *run) installAgent(ctx context.Context, l *lane) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
+	if err := r.loadWorkloadImages(ctx, c); err != nil {
+		return "", false, err
+	}
 	host := r.hostAgentFor(c)
 	imageRef := r.agentImageFor(c)
 	if !host && r.loadsOwnAgentImage(c) {

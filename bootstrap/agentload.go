@@ -53,6 +53,32 @@ func (r *run) loadAgentImage(ctx context.Context, c blueprints.Cluster) (string,
 	return ref, nil
 }
 
+// loadWorkloadImages loads Options.LoadImages into cluster c's nodes when
+// the cluster loads images; elsewhere it says they were not loaded.
+func (r *run) loadWorkloadImages(ctx context.Context, c blueprints.Cluster) error {
+	if len(r.opts.LoadImages) == 0 {
+		return nil
+	}
+	if !Capabilities(c.Provider).LoadsImages {
+		r.info(StepAgent, c.Name, "images not loaded: provider %s does not load images (its nodes pull from registries)", c.Provider)
+		return nil
+	}
+	p, err := r.provider(c, StepAgent)
+	if err != nil {
+		return err
+	}
+	loader, ok := p.(cluster.ImageLoader)
+	if !ok {
+		return fmt.Errorf("cluster %q: provider %s says it loads images but cannot", c.Name, c.Provider)
+	}
+	for _, archive := range r.opts.LoadImages {
+		if err := loader.LoadImageArchive(ctx, c.Name, archive); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // agentImageArchive builds (once per binary) the agent image's tarball.
 func (r *run) agentImageArchive(ctx context.Context) (ref, archive string, err error) {
 	bin := r.opts.AgentBinary

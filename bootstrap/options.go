@@ -59,6 +59,10 @@ type Options struct {
 	// built and loaded into clusters that load images (kind) when no agent
 	// image is named. Empty: this executable.
 	AgentBinary string
+	// LoadImages are image archives (OCI layout or docker save tarballs)
+	// loaded into the nodes of every cluster that loads images (kind) before
+	// its agent starts: workload images built here, with no registry.
+	LoadImages []string
 	// AllowReplace lets Terraform replace or destroy existing infrastructure
 	// (recovery refuses such a plan otherwise).
 	AllowReplace bool
