@@ -11,6 +11,7 @@
 #               (systemd, containerd, runc, iptables, CNI plugins, ...), from
 #               the machine's own Debian mirror;
 #   2. binaries kubelet, kubeadm, kubectl, kube-proxy from hack/tools/kindnode,
+#               CoreDNS (kubeadm's plugins) from hack/tools/coredns,
 #               the control plane and etcd from hack/install-cluster-tools.sh
 #               (the kwok tools, same version), pause and kindnetd from
 #               hack/kind-node (static Go);
@@ -43,13 +44,13 @@ K8S_MAJOR=${BASH_REMATCH[1]} K8S_MINOR=${BASH_REMATCH[2]}
 KIND_VERSION=$(awk '$1 == "sigs.k8s.io/kind" { print $2; exit }' "${ROOT}/go.mod")
 [[ -n "${KIND_VERSION}" ]] || die "go.mod does not require sigs.k8s.io/kind"
 IMAGE="${REKINDLE_KIND_NODE_IMAGE:-rekindle.local/kind-node:${K8S_VERSION}}"
-KEY=$( (echo "${K8S_VERSION} ${KIND_VERSION} $(go env GOVERSION)"; cat "$0" "${MOD}/go.sum";
+KEY=$( (echo "${K8S_VERSION} ${KIND_VERSION} $(go env GOVERSION)"; cat "$0" "${MOD}/go.sum" "${ROOT}"/hack/tools/coredns/go.*  "${ROOT}/hack/tools/coredns/main.go";
   find "${SRC}" -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-12)
 CROOT="${XDG_CACHE_HOME:-${HOME}/.cache}/rekindle"
 CACHE="${CROOT}/kind-node-${K8S_VERSION}-${KEY}"
 # The slow stages have their own keys, so that editing hack/kind-node reuses them.
 DEBOOT="${CROOT}/kind-node-debootstrap-$(sha256sum "${SRC}/packages.txt" | cut -c1-12)"
-BIN="${CROOT}/kind-node-bin-${K8S_VERSION}-$( (go env GOVERSION; cat "${MOD}/go.sum") | sha256sum | cut -c1-12)"
+BIN="${CROOT}/kind-node-bin-${K8S_VERSION}-$( (go env GOVERSION; cat "${MOD}/go.sum" "${ROOT}/hack/tools/coredns/go.sum" "${ROOT}/hack/tools/coredns/main.go") | sha256sum | cut -c1-12)"
 
 have_image() {
   [[ "$(docker image inspect --format '{{ index .Config.Labels "dev.rekindle.kind-node.key" }}' "${IMAGE}" 2>/dev/null)" == "${KEY}" ]]
@@ -90,7 +91,9 @@ if [[ -f "${CACHE}/rootfs.done" ]]; then
 fi
 log "building ${IMAGE} (key ${KEY}) in ${CACHE}"
 
-# 1. rootfs ------------------------------------------------------------------
+# 1. rootfs (in the background: it waits on the network and dpkg more than
+# on the CPU, so it overlaps the Go builds of stage 2) -------------------------
+DEBOOT_PID=
 if [[ ! -f "${DEBOOT}/done" ]]; then
   command -v debootstrap >/dev/null 2>&1 || {
     log "installing Debian's debootstrap"
@@ -102,18 +105,18 @@ if [[ ! -f "${DEBOOT}/done" ]]; then
     /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -n1)
   MIRROR=${MIRROR:-http://deb.debian.org/debian}
   rm -rf "${DEBOOT}" && mkdir -p "${DEBOOT}"
-  log "debootstrap bookworm from ${MIRROR} (minbase + hack/kind-node/packages.txt)"
-  nice -n 10 debootstrap --variant=minbase \
-    --include="$(grep -v '^#' "${SRC}/packages.txt" | paste -sd,)" \
-    bookworm "${DEBOOT}/rootfs" "${MIRROR}" >"${DEBOOT}/debootstrap.log" 2>&1 ||
-    { tail -n 20 "${DEBOOT}/debootstrap.log" >&2; die "debootstrap failed (log: ${DEBOOT}/debootstrap.log)"; }
-  rm -rf "${DEBOOT}"/rootfs/var/cache/apt/archives/*.deb "${DEBOOT}"/rootfs/var/lib/apt/lists/*
-  touch "${DEBOOT}/done"
-  stage "rootfs (debootstrap)"
+  log "debootstrap bookworm from ${MIRROR} (minbase + hack/kind-node/packages.txt), in the background"
+  (
+    t=${SECONDS}
+    nice -n 10 debootstrap --variant=minbase \
+      --include="$(grep -v '^#' "${SRC}/packages.txt" | paste -sd,)" \
+      bookworm "${DEBOOT}/rootfs" "${MIRROR}" >"${DEBOOT}/debootstrap.log" 2>&1 || exit 1
+    rm -rf "${DEBOOT}"/rootfs/var/cache/apt/archives/*.deb "${DEBOOT}"/rootfs/var/lib/apt/lists/*
+    touch "${DEBOOT}/done"
+    log "rootfs (debootstrap) done in $((SECONDS - t))s"
+  ) &
+  DEBOOT_PID=$!
 fi
-RFS="${CACHE}/rootfs"
-rm -rf "${RFS}" && cp -a "${DEBOOT}/rootfs" "${RFS}"
-stage "rootfs (copy)"
 
 # 2. binaries ----------------------------------------------------------------
 mkdir -p "${BIN}"
@@ -125,10 +128,26 @@ if [[ ! -f "${BIN}/node.done" ]]; then
   touch "${BIN}/node.done"
   stage "kubelet, kubeadm, kubectl, kube-proxy"
 fi
+if [[ ! -f "${BIN}/coredns.done" ]]; then
+  log "go build hack/tools/coredns (CoreDNS with kubeadm's plugins)"
+  (cd "${ROOT}/hack/tools/coredns" && CGO_ENABLED=0 nice -n 10 go build -p 2 -trimpath -ldflags "-s -w" -o "${BIN}/coredns" .) ||
+    die "building hack/tools/coredns failed"
+  touch "${BIN}/coredns.done"
+  stage "coredns"
+fi
 TOOLS_BIN=$("${ROOT}/hack/install-cluster-tools.sh")
 (cd "${ROOT}" && CGO_ENABLED=0 go build -trimpath -o "${BIN}/" ./hack/kind-node/pause ./hack/kind-node/kindnetd &&
   go build -o "${BIN}/" ./hack/kind-node/images) || die "building hack/kind-node failed"
 stage "pause, kindnetd, images"
+
+if [[ -n "${DEBOOT_PID}" ]]; then
+  log "waiting for debootstrap"
+  wait "${DEBOOT_PID}" || { tail -n 20 "${DEBOOT}/debootstrap.log" >&2; die "debootstrap failed (log: ${DEBOOT}/debootstrap.log)"; }
+  STAGE_START=${SECONDS}
+fi
+RFS="${CACHE}/rootfs"
+rm -rf "${RFS}" && cp -a "${DEBOOT}/rootfs" "${RFS}"
+stage "rootfs (copy)"
 
 # 3. images ------------------------------------------------------------------
 mapfile -t REQUIRED < <("${BIN}/kubeadm" config images list --kubernetes-version "${K8S_VERSION}" 2>/dev/null)
@@ -143,7 +162,9 @@ for ref in "${REQUIRED[@]}"; do
     kube-proxy) SPECS+=("${ref}=${BIN}/kube-proxy,iptables") ;;
     pause) SPECS+=("${ref}=${BIN}/pause") PAUSE_IMAGE=${ref} ;;
     coredns)
-      if [[ -x "${BIN}/coredns" ]]; then SPECS+=("${ref}=${BIN}/coredns"); else log "WARNING: no CoreDNS binary; ${ref} is not preloaded"; fi ;;
+      [[ "${ref##*:}" == "$(awk '$1 == "github.com/coredns/coredns" { print $2; exit }' "${ROOT}/hack/tools/coredns/go.mod")" ]] ||
+        die "kubeadm names ${ref}, but hack/tools/coredns/go.mod pins another CoreDNS"
+      SPECS+=("${ref}=${BIN}/coredns") ;;
     *) die "kubeadm names an image this script does not build: ${ref}" ;;
   esac
 done
