@@ -59,15 +59,19 @@ import_image() {
   # docker import takes no STOPSIGNAL: a one-line build on top sets it, and
   # the rest of kind's image config (ENTRYPOINT, ENV container=docker).
   log "docker import ${CACHE}/rootfs.tar as ${IMAGE}"
-  local raw="rekindle.local/kind-node-rootfs:${KEY}"
+  local raw="rekindle.local/kind-node-rootfs:${KEY}" old
+  old=$(docker image inspect --format '{{.Id}}' "${IMAGE}" 2>/dev/null || true)
   docker import "${CACHE}/rootfs.tar" "${raw}" >/dev/null
   printf '%s\n' "FROM ${raw}" \
     'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
     'ENV container=docker' \
     'STOPSIGNAL SIGRTMIN+3' \
     "LABEL dev.rekindle.kind-node.key=${KEY} dev.rekindle.kind-node.kubernetes=${K8S_VERSION}" |
-    DOCKER_BUILDKIT=0 docker build -q -t "${IMAGE}" - >/dev/null
+    DOCKER_BUILDKIT=0 docker build -q -t "${IMAGE}" - >/dev/null 2>"${CACHE}/docker-build.log" ||
+    { cat "${CACHE}/docker-build.log" >&2; die "docker build of ${IMAGE} failed"; }
   docker rmi "${raw}" >/dev/null
+  # The image this one replaces, unless a container still runs it.
+  [[ -z "${old}" ]] || docker rmi "${old}" >/dev/null 2>&1 || true
 }
 
 command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 ||
@@ -162,7 +166,7 @@ for ref in "${REQUIRED[@]}"; do
     kube-proxy) SPECS+=("${ref}=${BIN}/kube-proxy,iptables") ;;
     pause) SPECS+=("${ref}=${BIN}/pause") PAUSE_IMAGE=${ref} ;;
     coredns)
-      [[ "${ref##*:}" == "$(awk '$1 == "github.com/coredns/coredns" { print $2; exit }' "${ROOT}/hack/tools/coredns/go.mod")" ]] ||
+      [[ "${ref##*:}" == "$(grep -oE 'github.com/coredns/coredns v[^ ]+' "${ROOT}/hack/tools/coredns/go.mod" | head -n1 | cut -d' ' -f2)" ]] ||
         die "kubeadm names ${ref}, but hack/tools/coredns/go.mod pins another CoreDNS"
       SPECS+=("${ref}=${BIN}/coredns") ;;
     *) die "kubeadm names an image this script does not build: ${ref}" ;;
@@ -230,6 +234,10 @@ tar --numeric-owner --xattrs -C "${RFS}" -cf "${CACHE}/rootfs.tar.tmp" . && mv "
 rm -rf "${RFS}"
 import_image
 touch "${CACHE}/rootfs.done"
+# Earlier builds of this version (another key) are superseded.
+for d in "${CROOT}/kind-node-${K8S_VERSION}-"*; do
+  [[ "${d}" == "${CACHE}" || ! -d "${d}" ]] || rm -rf "${d}"
+done
 stage "docker import"
 log "built ${IMAGE} in $((SECONDS - START))s ($(du -sh "${CACHE}/rootfs.tar" | cut -f1) rootfs)"
 echo "${IMAGE}"

@@ -134,6 +134,7 @@ func checkHelloRuns(t *testing.T, kubeconfig, clusterName string) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
+	checkSystemPods(t, cs)
 	agents, err := cs.CoreV1().Pods("rekindle-system").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -178,5 +179,42 @@ func checkHelloRuns(t *testing.T, kubeconfig, clusterName string) {
 		t.Errorf("Service hello/hello at %s: %v: %q", svc.Spec.ClusterIP, err, body)
 	} else {
 		t.Logf("Service hello/hello at %s answers: %s", svc.Spec.ClusterIP, strings.TrimSpace(string(body)))
+	}
+}
+
+// checkSystemPods: every kube-system pod (control plane, kube-proxy,
+// kindnetd, CoreDNS: all from the node image's preloaded images) is Running
+// and Ready; CoreDNS's readiness means its kubernetes plugin has synced.
+func checkSystemPods(t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	var notReady []string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
+		pods, err := cs.CoreV1().Pods("kube-system").List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notReady = notReady[:0]
+		dns := 0
+		for _, p := range pods.Items {
+			ready := p.Status.Phase == corev1.PodRunning
+			for _, c := range p.Status.ContainerStatuses {
+				ready = ready && c.Ready
+			}
+			if !ready {
+				notReady = append(notReady, p.Name+" ("+string(p.Status.Phase)+")")
+			}
+			if p.Labels["k8s-app"] == "kube-dns" {
+				dns++
+			}
+		}
+		if dns == 0 {
+			notReady = append(notReady, "no CoreDNS pod")
+		}
+		if len(notReady) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(notReady) > 0 {
+		t.Errorf("kube-system pods not Running and Ready: %v", notReady)
 	}
 }
