@@ -13,10 +13,12 @@
 #   2. binaries kubelet, kubeadm, kubectl, kube-proxy from hack/tools/kindnode,
 #               CoreDNS (kubeadm's plugins) from hack/tools/coredns,
 #               the control plane and etcd from hack/install-cluster-tools.sh
-#               (the kwok tools, same version), pause and kindnetd from
-#               hack/kind-node (static Go);
-#   3. images   the images `kubeadm config images list` names, plus kindnetd,
-#               built by hack/kind-node/images with go-containerregistry;
+#               (the kwok tools, same version), local-path-provisioner from
+#               hack/tools/localpath, pause and kindnetd from hack/kind-node
+#               (static Go), busybox from Debian (the storage helper);
+#   3. images   the images `kubeadm config images list` names, plus kindnetd
+#               and the storage provisioner and helper, built by
+#               hack/kind-node/images with go-containerregistry;
 #   4. node     kind's base files (entrypoint, systemd units, kubelet drop-ins),
 #               hack/kind-node/files, /kind/version and /kind/manifests, the
 #               images imported into the node's containerd (namespace k8s.io,
@@ -44,13 +46,13 @@ K8S_MAJOR=${BASH_REMATCH[1]} K8S_MINOR=${BASH_REMATCH[2]}
 KIND_VERSION=$(awk '$1 == "sigs.k8s.io/kind" { print $2; exit }' "${ROOT}/go.mod")
 [[ -n "${KIND_VERSION}" ]] || die "go.mod does not require sigs.k8s.io/kind"
 IMAGE="${REKINDLE_KIND_NODE_IMAGE:-rekindle.local/kind-node:${K8S_VERSION}}"
-KEY=$( (echo "${K8S_VERSION} ${KIND_VERSION} $(go env GOVERSION)"; cat "$0" "${MOD}/go.sum" "${ROOT}"/hack/tools/coredns/go.*  "${ROOT}/hack/tools/coredns/main.go";
+KEY=$( (echo "${K8S_VERSION} ${KIND_VERSION} $(go env GOVERSION)"; cat "$0" "${MOD}/go.sum" "${ROOT}"/hack/tools/coredns/go.* "${ROOT}/hack/tools/coredns/main.go" "${ROOT}"/hack/tools/localpath/go.*;
   find "${SRC}" -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-12)
 CROOT="${XDG_CACHE_HOME:-${HOME}/.cache}/rekindle"
 CACHE="${CROOT}/kind-node-${K8S_VERSION}-${KEY}"
 # The slow stages have their own keys, so that editing hack/kind-node reuses them.
 DEBOOT="${CROOT}/kind-node-debootstrap-$(sha256sum "${SRC}/packages.txt" | cut -c1-12)"
-BIN="${CROOT}/kind-node-bin-${K8S_VERSION}-$( (go env GOVERSION; cat "${MOD}/go.sum" "${ROOT}/hack/tools/coredns/go.sum" "${ROOT}/hack/tools/coredns/main.go") | sha256sum | cut -c1-12)"
+BIN="${CROOT}/kind-node-bin-${K8S_VERSION}-$( (go env GOVERSION; cat "${MOD}/go.sum" "${ROOT}/hack/tools/coredns/go.sum" "${ROOT}/hack/tools/coredns/main.go" "${ROOT}/hack/tools/localpath/go.sum") | sha256sum | cut -c1-12)"
 
 have_image() {
   [[ "$(docker image inspect --format '{{ index .Config.Labels "dev.rekindle.kind-node.key" }}' "${IMAGE}" 2>/dev/null)" == "${KEY}" ]]
@@ -139,6 +141,14 @@ if [[ ! -f "${BIN}/coredns.done" ]]; then
   touch "${BIN}/coredns.done"
   stage "coredns"
 fi
+LPP_VERSION=$(grep -oE 'github.com/rancher/local-path-provisioner v[^ ]+' "${ROOT}/hack/tools/localpath/go.mod" | head -n1 | cut -d' ' -f2)
+if [[ ! -f "${BIN}/local-path.done" ]]; then
+  log "go build local-path-provisioner ${LPP_VERSION} (hack/tools/localpath)"
+  (cd "${ROOT}/hack/tools/localpath" && CGO_ENABLED=0 nice -n 10 go build -p 2 -trimpath -ldflags "-s -w" \
+    -o "${BIN}/local-path-provisioner" github.com/rancher/local-path-provisioner) || die "building hack/tools/localpath failed"
+  touch "${BIN}/local-path.done"
+  stage "local-path-provisioner"
+fi
 TOOLS_BIN=$("${ROOT}/hack/install-cluster-tools.sh")
 (cd "${ROOT}" && CGO_ENABLED=0 go build -trimpath -o "${BIN}/" ./hack/kind-node/pause ./hack/kind-node/kindnetd &&
   go build -o "${BIN}/" ./hack/kind-node/images) || die "building hack/kind-node failed"
@@ -157,7 +167,11 @@ stage "rootfs (copy)"
 mapfile -t REQUIRED < <("${BIN}/kubeadm" config images list --kubernetes-version "${K8S_VERSION}" 2>/dev/null)
 [[ ${#REQUIRED[@]} -gt 0 ]] || die "kubeadm config images list --kubernetes-version ${K8S_VERSION} printed nothing"
 KINDNETD_IMAGE="rekindle.local/kindnetd:${K8S_VERSION}"
-SPECS=("${KINDNETD_IMAGE}=${BIN}/kindnetd,iptables")
+STORAGE_PROVISIONER_IMAGE="rekindle.local/local-path-provisioner:${LPP_VERSION}"
+STORAGE_HELPER_IMAGE="rekindle.local/local-path-helper:${K8S_VERSION}"
+SPECS=("${KINDNETD_IMAGE}=${BIN}/kindnetd,iptables"
+  "${STORAGE_PROVISIONER_IMAGE}=${BIN}/local-path-provisioner"
+  "${STORAGE_HELPER_IMAGE}=${RFS}/bin/busybox,applets")
 PAUSE_IMAGE=
 for ref in "${REQUIRED[@]}"; do
   repo=${ref%:*}
@@ -197,7 +211,8 @@ rm -rf "${RFS}/opt/cni/bin" && ln -sfn /usr/lib/cni "${RFS}/opt/cni/bin"
 install -m 0755 "${SRC}/files/runc-nosysresource" "${RFS}/usr/local/sbin/runc-nosysresource"
 sed "s#@PAUSE_IMAGE@#${PAUSE_IMAGE}#" "${SRC}/files/containerd-config.toml" >"${RFS}/etc/containerd/config.toml"
 sed "s#@KINDNETD_IMAGE@#${KINDNETD_IMAGE}#" "${SRC}/files/default-cni.yaml" >"${RFS}/kind/manifests/default-cni.yaml"
-[[ -f "${SRC}/files/default-storage.yaml" ]] && install -m 0644 "${SRC}/files/default-storage.yaml" "${RFS}/kind/manifests/"
+sed -e "s#@STORAGE_PROVISIONER_IMAGE@#${STORAGE_PROVISIONER_IMAGE}#g" -e "s#@STORAGE_HELPER_IMAGE@#${STORAGE_HELPER_IMAGE}#g" \
+  "${SRC}/files/default-storage.yaml" >"${RFS}/kind/manifests/default-storage.yaml"
 printf '%s' "${K8S_VERSION}" >"${RFS}/kind/version"
 for b in kubelet kubeadm kubectl; do install -m 0755 "${BIN}/${b}" "${RFS}/usr/bin/${b}"; done
 # As kind's base Dockerfile: no services but ours, systemd as /sbin/init.
@@ -234,9 +249,10 @@ tar --numeric-owner --xattrs -C "${RFS}" -cf "${CACHE}/rootfs.tar.tmp" . && mv "
 rm -rf "${RFS}"
 import_image
 touch "${CACHE}/rootfs.done"
-# Earlier builds of this version (another key) are superseded.
-for d in "${CROOT}/kind-node-${K8S_VERSION}-"*; do
-  [[ "${d}" == "${CACHE}" || ! -d "${d}" ]] || rm -rf "${d}"
+# Earlier builds of this version (another key), and root filesystems of
+# other package lists, are superseded.
+for d in "${CROOT}/kind-node-${K8S_VERSION}-"* "${CROOT}/kind-node-debootstrap-"*; do
+  [[ "${d}" == "${CACHE}" || "${d}" == "${DEBOOT}" || ! -d "${d}" ]] || rm -rf "${d}"
 done
 stage "docker import"
 log "built ${IMAGE} in $((SECONDS - START))s ($(du -sh "${CACHE}/rootfs.tar" | cut -f1) rootfs)"

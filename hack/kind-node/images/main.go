@@ -10,7 +10,9 @@
 // IMAGE is the reference the image is tagged with (kubeadm's names), BINARY
 // the host file installed at /usr/local/bin/<base name> (and, for pause and
 // coredns, at /<base name>, their upstream entrypoints). An EXTRA is
-// "iptables", which adds the node's iptables, ip6tables and conntrack.
+// "iptables", which adds the node's iptables, ip6tables and conntrack, or
+// "applets", for a busybox BINARY: /bin/sh and the other applets that
+// local-path-provisioner's helper scripts run, as links to it.
 // Dynamically linked binaries get their shared libraries (from `ldd`, copied
 // from -rootfs, the same Debian release as the build host).
 package main
@@ -37,6 +39,9 @@ import (
 )
 
 var epoch = time.Unix(0, 0).UTC()
+
+// busyboxApplets are the commands of a busybox image ("applets" extra).
+var busyboxApplets = []string{"/bin/sh", "/bin/mkdir", "/bin/rm", "/bin/ls", "/bin/cat", "/bin/chmod"}
 
 // iptablesFiles are the node's iptables tools, as kube-proxy's upstream
 // image (distroless-iptables) carries them; globs inside the root filesystem.
@@ -91,7 +96,12 @@ func build(rootfs, binary string, extras []string) (v1.Image, error) {
 	base := path.Base(binary)
 	files := map[string]source{} // image path -> its source
 	elfs := []string{binary}
+	var links []string
 	for _, e := range extras {
+		if e == "applets" {
+			links = busyboxApplets
+			continue
+		}
 		if e != "iptables" {
 			return nil, fmt.Errorf("unknown extra %q", e)
 		}
@@ -132,6 +142,9 @@ func build(rootfs, binary string, extras []string) (v1.Image, error) {
 	if base == "pause" || base == "coredns" {
 		bin = map[string]source{"/" + base: {path: binary, follow: true}}
 	}
+	for _, l := range links {
+		bin[l] = source{link: "/usr/local/bin/" + base}
+	}
 	bl, err := layer(bin)
 	if err != nil {
 		return nil, err
@@ -149,8 +162,10 @@ func build(rootfs, binary string, extras []string) (v1.Image, error) {
 	cf.Created = v1.Time{Time: epoch}
 	cf.OS, cf.Architecture = "linux", "amd64"
 	cf.Config.Env = []string{"PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	for p := range bin {
-		cf.Config.Entrypoint = []string{p}
+	for p, src := range bin {
+		if src.link == "" {
+			cf.Config.Entrypoint = []string{p}
+		}
 	}
 	cf.Config.Labels = map[string]string{"org.opencontainers.image.source": "rekindle hack/kind-node-image.sh"}
 	return mutate.ConfigFile(img, cf)
@@ -183,6 +198,7 @@ func sharedLibs(file string) ([]string, error) {
 type source struct {
 	path   string
 	follow bool
+	link   string // a symlink to this path instead of a file
 }
 
 // layer is a reproducible tar of files (image path -> source), owned by
@@ -219,6 +235,9 @@ func layer(files map[string]source) (v1.Layer, error) {
 }
 
 func addFile(tw *tar.Writer, s source, dst string) error {
+	if s.link != "" {
+		return tw.WriteHeader(&tar.Header{Name: dst, ModTime: epoch, Mode: 0o777, Typeflag: tar.TypeSymlink, Linkname: s.link})
+	}
 	src := s.path
 	stat := os.Lstat
 	if s.follow {

@@ -56,6 +56,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Get = %+v, %v", got, err)
 	}
 	checkLoadImage(t, p, name)
+	checkStorage(t, info)
 	if err := p.Delete(t.Context(), name); err != nil {
 		t.Fatal(err)
 	}
