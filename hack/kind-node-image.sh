@@ -76,6 +76,9 @@ import_image() {
   [[ -z "${old}" ]] || docker rmi "${old}" >/dev/null 2>&1 || true
 }
 
+# The images are built for linux/amd64 (hack/kind-node/images, the node's
+# x86_64-linux-gnu libraries); other architectures are not done.
+[[ "$(uname -m)" == x86_64 ]] || die "only x86_64 (linux/amd64) node images are built, not $(uname -m)"
 command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 ||
   die "no Docker engine answers (run hack/container-engine.sh)"
 if have_image; then
