@@ -74,6 +74,35 @@ func checkNodes(t *testing.T, name string, info cluster.Info, n int) {
 			t.Errorf("node %s: engine on cgroup v1 = %t, but its kubelet config says:\n%s", node.Name, v1, kubelet)
 		}
 	}
+	checkRoutes(t, nodes.Items)
+}
+
+// checkRoutes: kindnetd (the node image's) routes each node's podCIDR
+// through that node's address on every other node.
+func checkRoutes(t *testing.T, nodes []corev1.Node) {
+	t.Helper()
+	for _, from := range nodes {
+		for _, to := range nodes {
+			if from.Name == to.Name {
+				continue
+			}
+			ip := ""
+			for _, a := range to.Status.Addresses {
+				if a.Type == corev1.NodeInternalIP {
+					ip = a.Address
+				}
+			}
+			var route string
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+				if route = docker(t, "exec", from.Name, "ip", "route", "show", to.Spec.PodCIDR); strings.Contains(route, "via "+ip) {
+					break
+				}
+			}
+			if !strings.Contains(route, "via "+ip) {
+				t.Errorf("node %s: route to %s's pods %s = %q, want via %s", from.Name, to.Name, to.Spec.PodCIDR, route, ip)
+			}
+		}
+	}
 }
 
 // checkLoadImage: an image archive (OCI layout, as rekindle agent image
