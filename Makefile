@@ -8,7 +8,7 @@ LDFLAGS := -X github.com/rekindle-dev/rekindle/cmd/rekindle/app.version=$(VERSIO
 # builds them once into ~/.cache/rekindle (about ten minutes the first time).
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all build tools test vet fuzz demo bench bench-fleet clean
+.PHONY: all build tools kind-image test test-kind vet fuzz demo bench bench-fleet clean
 
 all: build
 
@@ -19,6 +19,15 @@ build:
 
 tools:
 	@hack/install-cluster-tools.sh >/dev/null
+
+# kind's node image, built offline here (hack/kind-node-image.sh; cached, a
+# few seconds once built). make test runs the kind tests wherever kind can
+# start a cluster with it; test-kind runs only those.
+kind-image:
+	@hack/kind-node-image.sh >/dev/null
+
+test-kind: tools kind-image
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestLifecycle|TestRehearseOnKind|TestDrillOnKind|TestAutoProviderFollowsKind' ./providers/cluster/kind ./recovery ./test/e2e
 
 vet:
 	$(GO) vet ./...

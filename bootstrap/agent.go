@@ -48,9 +48,19 @@ func (r *run) installAgent(ctx context.Context, l *lane) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
+	if err := r.loadWorkloadImages(ctx, c); err != nil {
+		return "", false, err
+	}
 	host := r.hostAgentFor(c)
+	imageRef := r.agentImageFor(c)
+	if !host && r.loadsOwnAgentImage(c) {
+		// No registry: the image of this binary goes straight into the nodes.
+		if imageRef, err = r.loadAgentImage(ctx, c); err != nil {
+			return "", false, err
+		}
+	}
 	vals := agent.InstallValues{
-		ImageRef:       r.agentImageFor(c),
+		ImageRef:       imageRef,
 		Version:        r.opts.Version,
 		Blueprint:      git.RedactURL(r.opts.Source.Location),
 		Ref:            r.opts.Source.Ref,
@@ -91,7 +101,7 @@ func (r *run) installAgent(ctx context.Context, l *lane) (string, bool, error) {
 		return "", false, err
 	}
 	if !host {
-		return "in-cluster Deployment", false, nil
+		return "in-cluster Deployment of " + imageRef, false, nil
 	}
 	ha := newHostAgent(r.paths.agents, c.Name)
 	if l.created {

@@ -40,13 +40,14 @@ func (r *run) agentImageFor(c blueprints.Cluster) string {
 // Deployment: its pods really run and the blueprint is a Git URL the pod can
 // fetch. provider is the cluster's provider after a rehearsal's substitution.
 func (r *run) needsInClusterAgent(provider string) bool {
-	return provider != "kwok" && git.IsRemote(r.opts.Source.Location)
+	return !Capabilities(provider).SimulatedPods && git.IsRemote(r.opts.Source.Location)
 }
 
 // checkAgentImages refuses, as bad input, an environment where a cluster
 // (only the cluster called only, when set) needs an in-cluster agent and this
 // development build has no image to give it: the Deployment would otherwise
-// sit in ImagePullBackOff until the replay timed out. The validate step is
+// sit in ImagePullBackOff until the replay timed out. Clusters that load
+// images (kind) get this binary's own image loaded instead. The validate step is
 // where it belongs (all clusters, before anything is created); the agent
 // step checks its own cluster again.
 func (r *run) checkAgentImages(env *blueprints.Environment, only string) error {
@@ -70,8 +71,8 @@ func (r *run) checkAgentImages(env *blueprints.Environment, only string) error {
 		if r.opts.Rehearse != "" {
 			provider = r.opts.Rehearse
 		}
-		if !r.needsInClusterAgent(provider) || r.agentImageFor(c) != "" {
-			continue
+		if !r.needsInClusterAgent(provider) || r.agentImageFor(c) != "" || Capabilities(provider).LoadsImages {
+			continue // no agent pod, an image to pull, or rekindle's own loaded into the nodes
 		}
 		bad = append(bad, fmt.Sprintf("%s: spec.environments[%d].clusters[%d].agent.image: cluster %q (%s) runs its agent in the cluster, and this development build of rekindle (version %q) has no released image",
 			blueprints.FileName, envIdx, i, c.Name, provider, r.opts.Version))

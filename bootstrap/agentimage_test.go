@@ -23,6 +23,8 @@ spec:
         - name: pinned
           provider: existing
           agent: {image: "registry.example/rekindle@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+        - name: remote
+          provider: existing
 `
 
 func TestAgentImages(t *testing.T) {
@@ -38,25 +40,38 @@ func TestAgentImages(t *testing.T) {
 	const gitURL = "https://git.example/acme/blueprint.git"
 	newRun := func(o Options) *run { return &run{opts: o, repo: repo, env: "dev"} }
 
-	// A development build, a Git blueprint: the kind cluster has no image.
+	// A development build, a Git blueprint: the existing cluster has no
+	// image; the kind cluster gets this binary's, loaded into its nodes.
 	r := newRun(Options{Version: "dev", Source: blueprints.Source{Location: gitURL}})
 	err = r.checkAgentImages(env, "")
 	if !IsUsage(err) {
-		t.Fatalf("dev build, kind cluster without agent.image: %v, want a usage error", err)
+		t.Fatalf("dev build, existing cluster without agent.image: %v, want a usage error", err)
 	}
-	for _, want := range []string{"rekindle.yaml: spec.environments[0].clusters[1].agent.image", `cluster "real"`, "rekindle agent image --push"} {
+	for _, want := range []string{"rekindle.yaml: spec.environments[0].clusters[3].agent.image", `cluster "remote"`, "rekindle agent image --push"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if strings.Contains(err.Error(), `"sim"`) || strings.Contains(err.Error(), `"pinned"`) {
-		t.Errorf("error names a cluster that needs no image:\n%v", err)
+	for _, name := range []string{`"sim"`, `"pinned"`, `"real"`} {
+		if strings.Contains(err.Error(), name) {
+			t.Errorf("error names %s, a cluster that needs no image:\n%v", name, err)
+		}
 	}
-	if err := r.checkAgentImages(env, "sim"); err != nil {
-		t.Errorf("only the kwok cluster: %v", err)
+	for _, only := range []string{"sim", "real", "pinned"} {
+		if err := r.checkAgentImages(env, only); err != nil {
+			t.Errorf("only cluster %s: %v", only, err)
+		}
 	}
-	if err := r.checkAgentImages(env, "real"); !IsUsage(err) {
-		t.Errorf("only the kind cluster: %v, want a usage error", err)
+	if err := r.checkAgentImages(env, "remote"); !IsUsage(err) {
+		t.Errorf("only the existing cluster without an image: %v, want a usage error", err)
+	}
+	for i, want := range []bool{false, true, false, false} {
+		if got := r.loadsOwnAgentImage(env.Clusters[i]); got != want {
+			t.Errorf("cluster %s loads rekindle's own image = %t, want %t", env.Clusters[i].Name, got, want)
+		}
+	}
+	if newRun(Options{AgentImage: "r.example/x:1"}).loadsOwnAgentImage(env.Clusters[1]) {
+		t.Error("with --agent-image, the kind cluster still loads rekindle's own image")
 	}
 	if got := r.agentImageFor(env.Clusters[2]); !strings.HasPrefix(got, "registry.example/rekindle@sha256:") {
 		t.Errorf("pinned cluster's image %q", got)

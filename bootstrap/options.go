@@ -55,6 +55,14 @@ type Options struct {
 	// AgentImage, when set, is the in-cluster agent's image for every
 	// cluster (--agent-image), over each cluster's agent.image.
 	AgentImage string
+	// AgentBinary is the rekindle executable (static, Linux) whose image is
+	// built and loaded into clusters that load images (kind) when no agent
+	// image is named. Empty: this executable.
+	AgentBinary string
+	// LoadImages are image archives (OCI layout or docker save tarballs)
+	// loaded into the nodes of every cluster that loads images (kind) before
+	// its agent starts: workload images built here, with no registry.
+	LoadImages []string
 	// AllowReplace lets Terraform replace or destroy existing infrastructure
 	// (recovery refuses such a plan otherwise).
 	AllowReplace bool

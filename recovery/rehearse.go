@@ -29,14 +29,8 @@ type RehearseOptions struct {
 func Rehearse(ctx context.Context, opts RehearseOptions) (*bootstrap.Summary, error) {
 	switch opts.Provider {
 	case "", "auto":
-		// kind where a container runtime works, kwok everywhere else.
-		opts.Provider = "kwok"
-		why := ""
-		if err := kind.Available(ctx, ""); err == nil {
-			opts.Provider = "kind"
-		} else {
-			why = " (kind cannot start a cluster here: " + err.Error() + ")"
-		}
+		var why string
+		opts.Provider, why = autoProvider(ctx)
 		if opts.Events != nil {
 			opts.Events(bootstrap.Event{Time: time.Now(), Step: bootstrap.StepFetch, Status: bootstrap.StatusInfo, Detail: "rehearsing on " + opts.Provider + " clusters" + why})
 		}
@@ -53,4 +47,14 @@ func Rehearse(ctx context.Context, opts RehearseOptions) (*bootstrap.Summary, er
 		}
 	}
 	return sum, err
+}
+
+// autoProvider is the provider --provider auto picks: kind where kind can
+// start a cluster (an engine that runs privileged containers, and a node
+// image present or pullable: kind.Available), kwok everywhere else, with why.
+func autoProvider(ctx context.Context) (provider, why string) {
+	if err := kind.Available(ctx, ""); err != nil {
+		return "kwok", " (kind cannot start a cluster here: " + err.Error() + ")"
+	}
+	return "kind", ""
 }

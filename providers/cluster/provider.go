@@ -78,4 +78,16 @@ type Capabilities struct {
 	// machine's CPU and memory (kwok, kind); it bounds how many are created
 	// at once.
 	Local bool
+	// LoadsImages: images can be loaded straight into the cluster's nodes
+	// (kind), so an image built here (the agent's) needs no registry. Its
+	// provider implements ImageLoader.
+	LoadsImages bool
+}
+
+// ImageLoader is implemented by providers whose clusters load images
+// (Capabilities.LoadsImages).
+type ImageLoader interface {
+	// LoadImageArchive puts the images of an OCI layout (or docker save)
+	// tarball into every node of cluster name.
+	LoadImageArchive(ctx context.Context, name, archive string) error
 }

@@ -10,7 +10,11 @@ import (
 // cloud (an aws_vpc in its Terraform, an existing cluster) on kwok: Terraform
 // is skipped with a notice, clusters become kwok clusters named from
 // placeholder outputs, every workload replays, and the rehearsal is torn
-// down, apart from the real environment's state.
+// down, apart from the real environment's state. It asks for kwok: auto
+// would pick kind wherever kind can start a cluster (recovery's
+// TestAutoProviderFollowsKind checks that rule), and this example's images
+// (podinfo, a gateway) come from registries a rehearsal here cannot reach;
+// TestRehearseOnKind rehearses on kind.
 func TestRehearseSubstitutesProviders(t *testing.T) {
 	needParts(t)
 	dir := brokenCopy(t, func(dir string) {
@@ -24,7 +28,7 @@ func TestRehearseSubstitutesProviders(t *testing.T) {
 			t.Errorf("process left after the rehearsal: %s", p)
 		}
 	})
-	res := rk(t, state, nil, "-o", "json", "rehearse", "-b", dir, "--env", "dev")
+	res := rk(t, state, nil, "-o", "json", "rehearse", "-b", dir, "--env", "dev", "--provider", "kwok")
 	if res.code != 0 {
 		t.Fatalf("rehearse: exit %d", res.code)
 	}

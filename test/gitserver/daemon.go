@@ -17,13 +17,20 @@ import (
 // is killed when the test ends.
 func NewDaemon(t testing.TB, baseDir string) string {
 	t.Helper()
+	return NewDaemonOn(t, baseDir, "127.0.0.1")
+}
+
+// NewDaemonOn is NewDaemon listening on host (an address of this machine),
+// e.g. a container bridge's gateway, which containers and pods reach.
+func NewDaemonOn(t testing.TB, baseDir, host string) string {
+	t.Helper()
 	var lastErr error
 	for range 5 { // the free port can be taken between probing and binding: retry
-		port, err := freePort()
+		port, err := freePort(host)
 		if err != nil {
 			t.Fatal(err)
 		}
-		url, err := startDaemon(t, baseDir, port)
+		url, err := startDaemon(t, baseDir, host, port)
 		if err == nil {
 			return url
 		}
@@ -33,14 +40,14 @@ func NewDaemon(t testing.TB, baseDir string) string {
 	return ""
 }
 
-func startDaemon(t testing.TB, baseDir string, port int) (string, error) {
+func startDaemon(t testing.TB, baseDir, host string, port int) (string, error) {
 	var stderr bytes.Buffer
 	// Run git-daemon itself: `git daemon` would fork it as a child that
 	// survives killing git.
 	cmd := exec.Command(filepath.Join(ExecPath(t), "git-daemon"),
 		"--export-all", "--reuseaddr", "--informative-errors",
 		"--base-path="+baseDir,
-		"--listen=127.0.0.1", "--port="+strconv.Itoa(port),
+		"--listen="+host, "--port="+strconv.Itoa(port),
 		baseDir)
 	cmd.Env = Env()
 	cmd.Stderr = &stderr
@@ -51,7 +58,7 @@ func startDaemon(t testing.TB, baseDir string, port int) (string, error) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		select {
@@ -77,8 +84,8 @@ func startDaemon(t testing.TB, baseDir string, port int) (string, error) {
 	return "git://" + addr, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, err
 	}

@@ -49,6 +49,8 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"missing blueprint", []string{"blueprint", "validate", "-b", t.TempDir()}, 2, nil, []string{"rekindle.yaml: not found"}},
 		{"unknown env", []string{"blueprint", "plan", "-b", example, "--env", "prod"}, 2, nil, []string{`ERROR: --env: environment "prod" not found`}},
 		{"ref on a local dir", []string{"blueprint", "validate", "-b", example, "--ref", "main"}, 2, nil, []string{"needs a Git URL"}},
+		{"missing --load-image archive", []string{"rehearse", "-b", example, "--env", "dev", "--load-image", "/nonexistent/hello.tar"}, 2, nil, []string{"ERROR: --load-image /nonexistent/hello.tar:", "no such file"}},
+		{"--load-image of a directory", []string{"rehearse", "-b", example, "--env", "dev", "--load-image", t.TempDir()}, 2, nil, []string{"ERROR: --load-image", "not a file"}},
 		{"plan table", []string{"blueprint", "plan", "-b", example}, 0, []string{"CLUSTER", "podinfo", "kustomize", "platform", "hello", "helm", "Deployment=1"}, nil},
 	}
 	for _, tc := range cases {

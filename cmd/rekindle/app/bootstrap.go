@@ -21,6 +21,7 @@ type pipelineFlags struct {
 	replayTimeout time.Duration
 	parallel      int
 	agentImage    string
+	loadImages    []string
 }
 
 func (p *pipelineFlags) add(cmd *cobra.Command) {
@@ -32,6 +33,7 @@ func (p *pipelineFlags) add(cmd *cobra.Command) {
 	f.IntVar(&p.parallel, "parallel", 0, "how many clusters to create (and install agents on) at once; replays are awaited side by side regardless. "+
 		"0: 4 per CPU core when any cluster is local (kwok, kind), else 16")
 	f.StringVar(&p.agentImage, "agent-image", "", "image of in-cluster agents, over each cluster's agent.image (default: "+bootstrap.ReleasedImage("<version>")+"); build one with 'rekindle agent image --push'")
+	f.StringArrayVar(&p.loadImages, "load-image", nil, "an image archive (OCI layout or docker save tarball) to load into the nodes of every cluster that loads images (kind) before its agent starts, so workloads need no registry; repeatable")
 }
 
 // options builds bootstrap options from the flags, with progress on stderr.
@@ -54,6 +56,19 @@ func (p *pipelineFlags) options(g *globals) (bootstrap.Options, error) {
 	}
 	if p.parallel < 0 {
 		return bootstrap.Options{}, usageErrorf("--parallel must be 0 (the default) or more, got %d", p.parallel)
+	}
+	for _, f := range p.loadImages {
+		abs, err := filepath.Abs(f)
+		if err == nil {
+			var fi os.FileInfo
+			if fi, err = os.Stat(abs); err == nil && !fi.Mode().IsRegular() {
+				err = fmt.Errorf("not a file")
+			}
+		}
+		if err != nil {
+			return bootstrap.Options{}, usageErrorf("--load-image %s: %v", f, err)
+		}
+		opts.LoadImages = append(opts.LoadImages, abs)
 	}
 	opts.Version, _ = Version()
 	if g.verbosity >= 4 {

@@ -18,8 +18,6 @@ import (
 	"sort"
 	"time"
 
-	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
-	kindv1alpha4 "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
 	"github.com/rekindle-dev/rekindle/providers/cluster"
@@ -81,11 +79,17 @@ func (p *provider) progress(stage string, start time.Time) {
 
 // kind returns a kind provider on a container runtime that works.
 func (p *provider) kind(ctx context.Context, nodeImage string) (*kindcluster.Provider, error) {
+	k, _, err := p.kindOn(ctx, nodeImage)
+	return k, err
+}
+
+// kindOn is kind, with the runtime it found.
+func (p *provider) kindOn(ctx context.Context, nodeImage string) (*kindcluster.Provider, runtime, error) {
 	rt, err := detectRuntime(ctx, p.opts.Runtime, nodeImage)
 	if err != nil {
-		return nil, err
+		return nil, rt, err
 	}
-	return kindcluster.NewProvider(rt.option, kindcluster.ProviderWithLogger(newLogger(p.opts.Log))), nil
+	return kindcluster.NewProvider(rt.option, kindcluster.ProviderWithLogger(newLogger(p.opts.Log))), rt, nil
 }
 
 // Create creates the kind cluster (or finds it), keeps its kubeconfig and
@@ -103,11 +107,11 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 	if spec.Name == "" {
 		return info, errors.New("a cluster name is required")
 	}
-	image := spec.NodeImage
-	if image == "" && spec.Config == "" {
-		image = kinddefaults.Image
+	image, err := p.nodeImage(ctx, spec)
+	if err != nil {
+		return info, err
 	}
-	k, err := p.kind(ctx, image)
+	k, rt, err := p.kindOn(ctx, image)
 	if err != nil {
 		return info, err
 	}
@@ -127,20 +131,19 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 		}
 		p.progress("cluster already exists", start)
 	} else {
+		cfg, err := clusterConfig(spec, cgroupVersion(ctx, rt.name))
+		if err != nil {
+			return info, err
+		}
 		opts := []kindcluster.CreateOption{
+			kindcluster.CreateWithV1Alpha4Config(cfg),
 			kindcluster.CreateWithKubeconfigPath(kubeconfig),
 			kindcluster.CreateWithWaitForReady(p.opts.WaitTimeout),
 			kindcluster.CreateWithDisplayUsage(false),
 			kindcluster.CreateWithDisplaySalutation(false),
 		}
-		switch {
-		case spec.Config != "":
-			opts = append(opts, kindcluster.CreateWithConfigFile(spec.Config))
-		case spec.Nodes > 0:
-			opts = append(opts, kindcluster.CreateWithV1Alpha4Config(workers(spec.Nodes)))
-		}
-		if spec.NodeImage != "" {
-			opts = append(opts, kindcluster.CreateWithNodeImage(spec.NodeImage))
+		if image != "" {
+			opts = append(opts, kindcluster.CreateWithNodeImage(image))
 		}
 		if err := k.Create(spec.Name, opts...); err != nil {
 			return info, err
@@ -168,18 +171,6 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 	}
 	info.State = cluster.Running
 	return info, nil
-}
-
-// workers is a kind config with one control plane and n workers.
-func workers(n int) *kindv1alpha4.Cluster {
-	c := &kindv1alpha4.Cluster{
-		TypeMeta: kindv1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
-		Nodes:    []kindv1alpha4.Node{{Role: kindv1alpha4.ControlPlaneRole}},
-	}
-	for range n {
-		c.Nodes = append(c.Nodes, kindv1alpha4.Node{Role: kindv1alpha4.WorkerRole})
-	}
-	return c
 }
 
 // Delete deletes the kind cluster and its kubeconfig; a missing cluster is a no-op.
@@ -256,5 +247,6 @@ func (p *provider) List(ctx context.Context) ([]cluster.Info, error) {
 	return out, nil
 }
 
-// Capabilities of kind clusters: local, with real pods.
-var Capabilities = cluster.Capabilities{Deletable: true, Local: true}
+// Capabilities of kind clusters: local, with real pods, and images loaded
+// straight into their nodes (LoadImageArchive).
+var Capabilities = cluster.Capabilities{Deletable: true, Local: true, LoadsImages: true}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 )
 
@@ -75,7 +74,7 @@ func checkRuntime(ctx context.Context, name, nodeImage string) error {
 	// offline machine says so at once instead of in the middle of a create.
 	if _, err := run(ctx, name, "image", "inspect", nodeImage); err != nil {
 		if out, err := run(ctx, name, "pull", nodeImage); err != nil {
-			return fmt.Errorf("%s has no node image %s and cannot pull it: %s", name, nodeImage, lastLine(out))
+			return fmt.Errorf("%s has no node image %s and cannot pull it: %s (on a machine without registry access, hack/kind-node-image.sh builds %s)", name, nodeImage, lastLine(out), OfflineNodeImage)
 		}
 	}
 	if out, err := run(ctx, name, "run", "--rm", "--privileged", "--entrypoint", "true", nodeImage); err != nil {
@@ -104,12 +103,17 @@ func lastLine(s string) string {
 }
 
 // Available reports whether kind can start a cluster here from nodeImage
-// (kind's default image when empty): a container runtime answers, the image
-// is present or can be pulled, and privileged containers of it run. When it
-// cannot, the error (wrapping ErrNoRuntime) says which piece is missing.
+// (when empty, the default: OfflineNodeImage where the engine holds it, else
+// kind's own): a container runtime answers, the image is present or can be
+// pulled, and privileged containers of it run. When it cannot, the error
+// (wrapping ErrNoRuntime) says which piece is missing.
 func Available(ctx context.Context, nodeImage string) error {
 	if nodeImage == "" {
-		nodeImage = kinddefaults.Image
+		rt, err := detectRuntime(ctx, "", "")
+		if err != nil {
+			return err
+		}
+		nodeImage = defaultNodeImage(ctx, rt.name)
 	}
 	_, err := detectRuntime(ctx, "", nodeImage)
 	return err
