@@ -87,7 +87,9 @@ fi
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   log "starting dockerd (log: $CACHE/dockerd.log)"
   # containerd comes with docker.io; dockerd starts its own when none runs.
-  nohup dockerd "${runtime_flags[@]}" >>"$CACHE/dockerd.log" 2>&1 </dev/null &
+  # setsid: its own session, so that ending the shell or job that ran this
+  # script (a process-group kill) does not take the engine with it.
+  setsid nohup dockerd "${runtime_flags[@]}" >>"$CACHE/dockerd.log" 2>&1 </dev/null &
   disown || true
 fi
 for _ in $(seq 1 120); do
