@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,6 +28,9 @@ type Layout struct {
 	// cluster directory decrypt SOPS files with (their
 	// spec.decryption.secretRef), in their namespaces.
 	DecryptionSecrets []types.NamespacedName
+	// DecryptionPaths are the repo directories those Kustomizations build
+	// (their spec.path), whose SOPS files must decrypt with the age key.
+	DecryptionPaths []string
 }
 
 // Root returns the root Kustomization of gotk-sync.yaml.
@@ -66,11 +71,11 @@ func LoadLayout(repo *blueprints.Repo, f *blueprints.Flux) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := decryptionSecrets(dir)
+	secrets, paths, err := decryptionSecrets(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read %q: %w", f.Path, err)
 	}
-	l.DecryptionSecrets = secrets
+	l.DecryptionSecrets, l.DecryptionPaths = secrets, paths
 	return l, nil
 }
 
@@ -93,8 +98,9 @@ func readFile(repo *blueprints.Repo, rel string) ([]*unstructured.Unstructured, 
 // decryptionSecrets lists the secretRefs of SOPS decryption in the
 // Kustomizations of every YAML file under dir (where `flux bootstrap` and
 // the Flux guides put the cluster's Kustomizations).
-func decryptionSecrets(dir string) ([]types.NamespacedName, error) {
+func decryptionSecrets(dir string) ([]types.NamespacedName, []string, error) {
 	seen := map[types.NamespacedName]bool{}
+	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
 			return err
@@ -127,6 +133,9 @@ func decryptionSecrets(dir string) ([]types.NamespacedName, error) {
 				ns = Namespace
 			}
 			seen[types.NamespacedName{Namespace: ns, Name: name}] = true
+			if p, _, _ := unstructured.NestedString(o.Object, "spec", "path"); p != "" {
+				paths = append(paths, strings.TrimPrefix(path.Clean("/"+p), "/"))
+			}
 		}
 		return nil
 	})
@@ -135,5 +144,6 @@ func decryptionSecrets(dir string) ([]types.NamespacedName, error) {
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out, err
+	sort.Strings(paths)
+	return out, slices.Compact(paths), err
 }
