@@ -2,6 +2,7 @@ package blueprints
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 )
 
@@ -38,26 +39,26 @@ func (r *Repo) validateAgentType(p *problems, path string, c *Cluster) {
 		return
 	}
 	r.checkDir(p, path+".flux.path", c.Flux.Path)
-	r.checkFluxFile(p, path+".flux.path", c.Flux.FluxSync())
+	r.checkFluxFile(p, path+".flux.path", c.Flux.Path, "gotk-sync.yaml")
 	if c.Flux.Components != "" {
 		r.checkFile(p, path+".flux.components", c.Flux.Components)
 	} else {
-		r.checkFluxFile(p, path+".flux.path", c.Flux.FluxComponents())
+		r.checkFluxFile(p, path+".flux.path", c.Flux.Path, "gotk-components.yaml")
 	}
 }
 
-// checkFluxFile reports a file of the flux-system layout that is missing
-// from a cluster directory that exists (a missing directory is reported once,
-// by checkDir).
-func (r *Repo) checkFluxFile(p *problems, field, rel string) {
-	abs, err := r.Path(rel)
+// checkFluxFile reports a file of the flux-system/ layout missing from a
+// cluster directory that exists (a missing directory is reported once, by
+// checkDir).
+func (r *Repo) checkFluxFile(p *problems, field, dir, name string) {
+	abs, err := r.Path(dir)
 	if err != nil {
 		return
 	}
-	if fi, err := os.Stat(filepath.Dir(filepath.Dir(abs))); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
 		return
 	}
-	if fi, err := os.Stat(abs); err != nil || !fi.Mode().IsRegular() {
-		p.add(field, "%q is missing: the directory must hold the flux-system/ that `flux bootstrap` writes", rel)
+	if fi, err := os.Stat(filepath.Join(abs, "flux-system", name)); err != nil || !fi.Mode().IsRegular() {
+		p.add(field, "%q is missing: the directory must hold the flux-system/ that `flux bootstrap` writes", path.Join(dir, "flux-system", name))
 	}
 }
