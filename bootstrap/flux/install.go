@@ -128,8 +128,7 @@ func Install(ctx context.Context, cfg *rest.Config, o InstallOptions) error {
 	return nil
 }
 
-// secretsFor builds the Secrets Flux needs before it starts; source loses
-// its secretRef when rekindle has no Git credentials to fill it with.
+// secretsFor builds the Secrets Flux needs before it starts.
 func secretsFor(o InstallOptions, source *unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, ref := range o.Layout.DecryptionSecrets {
@@ -142,12 +141,16 @@ func secretsFor(o InstallOptions, source *unstructured.Unstructured) ([]*unstruc
 	if name == "" {
 		return out, nil
 	}
+	ns := source.GetNamespace()
+	if ns == "" {
+		ns = Namespace
+	}
 	if o.Auth.Empty() {
-		// A public repo (or one on loopback): the GitRepository must not
-		// wait for a Secret nobody will write.
-		unstructured.RemoveNestedField(source.Object, "spec", "secretRef")
-		o.Log("no Git credentials: GitRepository %s/%s fetches without a Secret", source.GetNamespace(), source.GetName())
-		return out, nil
+		// A public repo: an empty Secret, so that the GitRepository (which
+		// the root Kustomization re-applies from Git with its secretRef)
+		// does not wait for a Secret nobody writes; no fields, no auth.
+		o.Log("no Git credentials: Secret %s/%s is empty, GitRepository %s fetches without auth", ns, name, source.GetName())
+		return append(out, secret(ns, name, map[string]any{})), nil
 	}
 	data := map[string]any{}
 	url := o.URL
@@ -165,10 +168,6 @@ func secretsFor(o InstallOptions, source *unstructured.Unstructured) ([]*unstruc
 			user = "git" // what `flux bootstrap` uses with a token
 		}
 		data["username"], data["password"] = user, o.Auth.Password
-	}
-	ns := source.GetNamespace()
-	if ns == "" {
-		ns = Namespace
 	}
 	return append(out, secret(ns, name, data)), nil
 }
