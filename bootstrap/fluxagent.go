@@ -137,7 +137,7 @@ func (r *run) replayFlux(ctx context.Context, l *lane) (string, bool, error) {
 	if res != nil {
 		l.sum.SourceAfter = res.SourceAfter
 		if res.Tree != nil {
-			l.sum.Desired = len(res.Tree.Objects) + len(res.Tree.Entries)
+			l.sum.Desired = 1 + len(res.Tree.Objects) + len(res.Tree.Entries) // the source, as verify counts it
 		}
 	}
 	if err != nil {

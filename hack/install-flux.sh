@@ -83,7 +83,7 @@ for c in "${CONTROLLERS[@]}"; do
     (cd "${src}" && go mod edit -replace "${REPLACES[${name}]}") || die "go mod edit in ${c} failed"
   fi
   log "go build ${name} (${c#*@})"
-  GOFLAGS=-mod=mod go build -C "${src}" -trimpath -o "${STAGE}/${name}" . || die "building ${c} failed"
+  GOFLAGS="${GOFLAGS:+${GOFLAGS} }-mod=mod" go build -C "${src}" -trimpath -o "${STAGE}/${name}" . || die "building ${c} failed"
   log "  ${name} built in $((SECONDS - step))s"
 done
 

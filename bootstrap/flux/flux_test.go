@@ -107,9 +107,10 @@ func TestCheckTerminalAndBlockers(t *testing.T) {
 	const commit = "0123456789abcdef0123456789abcdef01234567"
 	src := Object{Kind: "GitRepository", Namespace: Namespace, Name: "flux-system", Found: true, Current: true, Ready: "True", Revision: "main@sha1:" + commit}
 	root := Object{Kind: "Kustomization", Namespace: Namespace, Name: "flux-system", Found: true, Current: true, Ready: "True", Revision: "main@sha1:" + commit}
-	apps := Object{Kind: "Kustomization", Namespace: Namespace, Name: "apps", Depth: 1, Found: true, Current: true, Ready: "False",
+	apps := Object{Kind: "Kustomization", Namespace: Namespace, Name: "apps", Depth: 1, Found: true, Current: true, ReadyCurrent: true, Ready: "False",
 		Reason: "DependencyNotReady", Message: "dependency 'flux-system/infra' is not ready", Attempted: "main@sha1:" + commit}
-	hr := Object{Kind: "HelmRelease", Namespace: "podinfo", Name: "podinfo", Depth: 2, Found: true, Current: true, Ready: "False", Reason: "SourceNotReady", Message: "HelmChart not ready"}
+	// While Flux reconciles, status.observedGeneration is -1: not Current.
+	hr := Object{Kind: "HelmRelease", Namespace: "podinfo", Name: "podinfo", Depth: 2, Found: true, ReadyCurrent: true, Ready: "False", Reason: "SourceNotReady", Message: "HelmChart not ready"}
 
 	blockers, err := check(&Tree{Source: src, Objects: []Object{root, apps, hr}}, commit, map[string]time.Time{}, time.Second)
 	if err != nil || len(blockers) != 2 || !strings.HasPrefix(blockers[0], "HelmRelease/podinfo/podinfo: Ready=False SourceNotReady") {
@@ -135,7 +136,7 @@ func TestCheckTerminalAndBlockers(t *testing.T) {
 	done := apps
 	done.Ready, done.Reason, done.Revision = "True", "ReconciliationSucceeded", "main@sha1:"+commit
 	hrDone := hr
-	hrDone.Ready, hrDone.Reason = "True", "InstallSucceeded"
+	hrDone.Ready, hrDone.Reason, hrDone.Current = "True", "InstallSucceeded", true
 	if b, err := check(&Tree{Source: src, Objects: []Object{root, done, hrDone}}, commit, map[string]time.Time{}, time.Second); err != nil || len(b) != 0 {
 		t.Errorf("a Ready tree: blockers %v, err %v", b, err)
 	}

@@ -25,10 +25,15 @@ type Object struct {
 	Ready   string `json:"ready,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
-	// Current is true when the controller has observed the latest spec.
-	Current bool `json:"current"`
-	// Stalled is set when Flux gave up on the object (Stalled=True), or on
-	// the HelmChart a HelmRelease needs; StalledMessage says why.
+	// Current is true when the controller has observed the latest spec
+	// (status.observedGeneration, which Flux sets to -1 while a
+	// reconciliation runs); ReadyCurrent when the Ready condition is about
+	// the latest spec (its own observedGeneration).
+	Current      bool `json:"current"`
+	ReadyCurrent bool `json:"readyCurrent,omitempty"`
+	// Stalled is set when Flux gave up on the latest spec of the object
+	// (Stalled=True), or of the HelmChart a HelmRelease needs;
+	// StalledMessage says why.
 	Stalled        bool   `json:"stalled,omitempty"`
 	StalledMessage string `json:"stalledMessage,omitempty"`
 	// Revision is a source's artifact revision, a Kustomization's
@@ -72,6 +77,9 @@ func (o Object) Blocker(commit string) string {
 		return "stalled: " + o.StalledMessage
 	case o.Ready == "":
 		return "not reconciled yet"
+	case o.Ready != "True" && o.ReadyCurrent:
+		// Flux's own word on the latest spec, while it still works on it.
+		return fmt.Sprintf("Ready=%s %s: %s", o.Ready, o.Reason, o.Message)
 	case !o.Current:
 		return "latest generation not reconciled yet"
 	case o.Ready != "True":
@@ -193,11 +201,13 @@ func (k *kube) read(ctx context.Context, gvk schema.GroupVersionKind, n types.Na
 		status, _ := m["status"].(string)
 		reason, _ := m["reason"].(string)
 		msg, _ := m["message"].(string)
+		gen, ok := m["observedGeneration"].(int64)
+		latest := !ok || gen == u.GetGeneration()
 		switch m["type"] {
 		case "Ready":
-			o.Ready, o.Reason, o.Message = status, reason, msg
+			o.Ready, o.Reason, o.Message, o.ReadyCurrent = status, reason, msg, latest
 		case "Stalled":
-			if status == "True" {
+			if status == "True" && latest {
 				o.Stalled, o.StalledMessage = true, reason+": "+msg
 			}
 		}

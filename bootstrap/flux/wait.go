@@ -122,10 +122,10 @@ func check(t *Tree, commit string, failingSince map[string]time.Time, grace time
 	for i := len(t.Objects) - 1; i >= 0; i-- {
 		ob := t.Objects[i]
 		ref := ob.Ref()
-		if ob.Found && ob.Current && ob.Stalled {
+		if ob.Found && ob.Stalled {
 			return nil, &TerminalError{Object: ref, Message: ob.StalledMessage}
 		}
-		if ob.Found && ob.Current && ob.Ready == "False" && terminalReasons[ob.Reason] && (ob.Kind == HelmRelease.Kind || revisionHas(ob.Attempted, commit) || commit == "") {
+		if ob.Found && ob.ReadyCurrent && ob.Ready == "False" && terminalReasons[ob.Reason] && (ob.Kind == HelmRelease.Kind || revisionHas(ob.Attempted, commit) || commit == "") {
 			if failingSince[ref].IsZero() {
 				failingSince[ref] = now
 			} else if now.Sub(failingSince[ref]) >= grace {

@@ -65,6 +65,7 @@ func TestFluxClusterLifecycle(t *testing.T) {
 	}
 
 	res = run("status", "-b", gitURL, "-e", "dev")
+	t.Logf("status:\n%s", res.stdout)
 	for _, want := range []string{"Kustomization/flux-system/flux-system", "Kustomization/flux-system/apps", "HelmRelease/podinfo/podinfo", "Flux host processes (3 of 3"} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, res.stdout)

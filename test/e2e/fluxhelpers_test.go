@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/repo"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/rekindle-dev/rekindle/bootstrap/flux"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
@@ -157,6 +159,7 @@ func fluxCondition(t *testing.T, kubeconfig string, gvk schema.GroupVersionKind,
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctrllog.SetLogger(logr.Discard()) // else controller-runtime prints a stack trace
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		t.Fatal(err)
