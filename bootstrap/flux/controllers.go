@@ -137,12 +137,35 @@ func (h HostControllers) args(c string) ([]string, error) {
 	}
 	switch c {
 	case "source-controller":
-		args = append(args, "--storage-path="+filepath.Join(h.Dir, "storage"), "--storage-addr="+ports[2], "--storage-adv-addr="+ports[2])
+		storage, err := h.storageAddr(ports[2])
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--storage-path="+filepath.Join(h.Dir, "storage"), "--storage-addr="+storage, "--storage-adv-addr="+storage)
 	default:
 		// A dependsOn not ready yet is retried after this, not Flux's 30s.
 		args = append(args, "--requeue-dependency=2s")
 	}
 	return args, nil
+}
+
+// storageAddr is source-controller's artifact server address: the one it
+// had before, when that port is still free, else fresh (and remembered).
+// The artifact URLs in the sources' status name it, and a restarted
+// kustomize-controller may fetch such a URL before source-controller has
+// rewritten it; with the old port gone it would retry a dead URL for
+// minutes (seen: 3m35s, ten attempts).
+func (h HostControllers) storageAddr(fresh string) (string, error) {
+	file := h.file("source-controller", ".storage-addr")
+	if data, err := os.ReadFile(file); err == nil {
+		if old := strings.TrimSpace(string(data)); old != "" {
+			if l, err := net.Listen("tcp", old); err == nil {
+				l.Close()
+				return old, nil
+			}
+		}
+	}
+	return fresh, os.WriteFile(file, []byte(fresh+"\n"), 0o600)
 }
 
 func (h HostControllers) start(c string, args []string) error {

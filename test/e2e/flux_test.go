@@ -74,6 +74,18 @@ func TestFluxClusterLifecycle(t *testing.T) {
 	if res = run("verify", "-b", gitURL, "-e", "dev"); res.code != 0 {
 		t.Fatalf("verify: exit %d\n%s", res.code, res.stdout)
 	}
+	// The controllers die (a reboot of this machine): recover finds them
+	// gone on a running cluster and starts them again.
+	if err := (flux.HostControllers{Dir: fluxDir(state)}).Stop(); err != nil {
+		t.Fatal(err)
+	}
+	res = run("recover", "-b", gitURL, "-e", "dev")
+	if res.code != 0 || !strings.Contains(res.stderr, "0 of 3 Flux controllers run on this machine") {
+		t.Fatalf("recover after the controllers stopped: exit %d", res.code)
+	}
+	if got := fluxPids(t, state); len(got) != len(flux.Controllers) {
+		t.Fatalf("after recover the controllers are %v", got)
+	}
 
 	res = run("drill", "-b", gitURL, "-e", "dev", "--report-dir", reports, "--keep", "--output", "json")
 	if res.code != 0 {
