@@ -128,6 +128,11 @@ func TestFluxClusterLifecycle(t *testing.T) {
 		t.Errorf("verify after the drill: exit %d\n%s", res.code, res.stdout)
 	}
 
+	// Nor do the controllers' logs (the artifact storage holds the repo,
+	// encrypted, and is left out).
+	if n := grepFiles(t, fluxDir(state), filepath.Join(fluxDir(state), "storage"), []string{secret}); n < len(flux.Controllers) {
+		t.Errorf("only %d file(s) checked in %s", n, fluxDir(state))
+	}
 	pids = fluxPids(t, state)
 	if res = run("bootstrap", "destroy", "-b", gitURL, "-e", "dev"); res.code != 0 {
 		t.Fatalf("destroy: exit %d", res.code)
