@@ -32,6 +32,9 @@ func (c Credentials) String() string {
 	return "none"
 }
 
+// GoString never shows a secret either (%#v).
+func (c Credentials) GoString() string { return "flux.Credentials{" + c.String() + "}" }
+
 // InstallOptions say how Flux is installed in one cluster.
 type InstallOptions struct {
 	Layout *Layout
@@ -55,6 +58,9 @@ type InstallOptions struct {
 func (o InstallOptions) String() string {
 	return fmt.Sprintf("{URL:%s Commit:%.12s Auth:%s AgeKey:%v SkipDeployments:%v}", o.URL, o.Commit, o.Auth, o.AgeKey != "", o.SkipDeployments)
 }
+
+// GoString never shows a secret either (%#v).
+func (o InstallOptions) GoString() string { return "flux.InstallOptions" + o.String() }
 
 // Install applies Flux to the cluster with server-side apply: its CRDs and
 // Namespace first (waiting until the CRDs are Established), then the
