@@ -3,6 +3,7 @@ package blueprints
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"time"
 )
@@ -88,6 +89,8 @@ type Cluster struct {
 	CAPI     *CAPICluster     `json:"capi,omitempty"`
 	Existing *ExistingCluster `json:"existing,omitempty"`
 	Agent    *Agent           `json:"agent,omitempty"`
+	// Flux is where the cluster's Flux repo layout lives, for agent.type flux.
+	Flux *Flux `json:"flux,omitempty"`
 	// Allow, when set, limits where the cluster's workloads may put objects;
 	// a render with anything else is refused (the agent applies nothing).
 	Allow *Allow `json:"allow,omitempty"`
@@ -167,6 +170,9 @@ type ExistingCluster struct {
 
 // Agent configures the in-cluster sync agent.
 type Agent struct {
+	// Type is the sync agent: AgentRekindle (the default: rekindle's own)
+	// or AgentFlux (the Flux controllers, from the cluster's flux.path).
+	Type     string   `json:"type,omitempty"`
 	Interval Duration `json:"interval,omitempty"`
 	// Prune deletes objects removed from Git (default true).
 	Prune *bool `json:"prune,omitempty"`
@@ -181,6 +187,43 @@ type Agent struct {
 	// released image at rekindle's own version.
 	Image string `json:"image,omitempty"`
 }
+
+// Values of Agent.Type.
+const (
+	AgentRekindle = "rekindle"
+	AgentFlux     = "flux"
+)
+
+// AgentType returns the cluster's sync agent, AgentRekindle unless set.
+func (c Cluster) AgentType() string {
+	if c.Agent != nil && c.Agent.Type != "" {
+		return c.Agent.Type
+	}
+	return AgentRekindle
+}
+
+// Flux is a cluster synced by Flux from the layout `flux bootstrap` writes.
+type Flux struct {
+	// Path is the cluster's directory in the repo, as `flux bootstrap
+	// --path` takes it (e.g. clusters/prod): it holds
+	// flux-system/gotk-sync.yaml (the GitRepository and the root
+	// Kustomization) and, unless Components is set, gotk-components.yaml.
+	Path string `json:"path"`
+	// Components is the file of Flux's own objects (CRDs, RBAC, the
+	// controllers' Deployments). Default: Path/flux-system/gotk-components.yaml.
+	Components string `json:"components,omitempty"`
+}
+
+// FluxComponents is the repo path of the cluster's Flux components file.
+func (f *Flux) FluxComponents() string {
+	if f.Components != "" {
+		return f.Components
+	}
+	return path.Join(f.Path, "flux-system", "gotk-components.yaml")
+}
+
+// FluxSync is the repo path of the cluster's gotk-sync.yaml.
+func (f *Flux) FluxSync() string { return path.Join(f.Path, "flux-system", "gotk-sync.yaml") }
 
 // Values of Agent.RBAC.
 const (

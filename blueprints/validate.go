@@ -144,6 +144,7 @@ func (r *Repo) validateCluster(p *problems, path string, c *Cluster, env *Enviro
 			}
 		}
 	}
+	r.validateAgentType(p, path, c)
 	names := map[string]bool{}
 	for i := range c.Workloads {
 		r.validateWorkload(p, fmt.Sprintf("%s.workloads[%d]", path, i), &c.Workloads[i], names)

@@ -64,6 +64,17 @@ func TestLoadInvalid(t *testing.T) {
 			{12, "spec.environments[0].clusters[0].agent.image", `"registry.example/rekindle" is not an image reference with a tag or digest`},
 			{16, "spec.environments[0].clusters[1].agent.image", `is not an image reference with a tag or digest`},
 		}},
+		{"flux-agent", []want{
+			{12, "spec.environments[0].clusters[0].agent.type", `unknown agent "argo" (want rekindle or flux)`},
+			{15, "spec.environments[0].clusters[1].agent.rbac", "scoped is for rekindle's own agent"},
+			{18, "spec.environments[0].clusters[1].flux.path", `"clusters/b/flux-system/gotk-sync.yaml" is missing`},
+			{19, "spec.environments[0].clusters[1].workloads", "a cluster synced by Flux takes its objects from flux.path"},
+			{26, "spec.environments[0].clusters[2].flux.path", `"clusters/c/flux-system/gotk-sync.yaml" is missing`},
+			{27, "spec.environments[0].clusters[2].flux.components", `path "clusters/c/gotk.yaml" does not exist in the repo`},
+			{32, "spec.environments[0].clusters[3].flux.path", `path "clusters/nope" does not exist in the repo`},
+			{33, "spec.environments[0].clusters[4].flux", "is required for agent.type flux"},
+			{38, "spec.environments[0].clusters[5].flux", "is only for agent.type flux"},
+		}},
 		{"symlink-escape", []want{{13, "spec.environments[0].clusters[0].workloads[0].path", `path "apps" leaves the repo through a symlink`}}},
 	}
 	for _, tc := range cases {

@@ -27,6 +27,9 @@ func (r *run) installAgent(ctx context.Context, l *lane) (string, bool, error) {
 	if err := r.checkAgentImages(r.expanded, c.Name); err != nil {
 		return "", false, err
 	}
+	if r.opts.DryRun && isFlux(c) {
+		return r.installFlux(ctx, l, "")
+	}
 	if r.opts.DryRun {
 		ch, err := agent.Chart()
 		if err != nil {
@@ -43,6 +46,9 @@ func (r *run) installAgent(ctx context.Context, l *lane) (string, bool, error) {
 	r.mu.Unlock()
 	if kubeconfig == "" {
 		return "", false, fmt.Errorf("cluster %q has no record: the clusters step did not finish", c.Name)
+	}
+	if isFlux(c) {
+		return r.installFlux(ctx, l, kubeconfig)
 	}
 	cfg, err := cluster.RESTConfig(kubeconfig, "")
 	if err != nil {
@@ -122,6 +128,9 @@ func (r *run) installAgent(ctx context.Context, l *lane) (string, bool, error) {
 // hostAgentFor reports whether cluster c gets a host-process agent: kwok
 // simulates pods, and an in-cluster agent cannot read a local directory.
 func (r *run) hostAgentFor(c blueprints.Cluster) bool {
+	if isFlux(c) {
+		return false // Flux's controllers, not rekindle's agent (see fluxHost)
+	}
 	return Capabilities(c.Provider).SimulatedPods || !git.IsRemote(r.opts.Source.Location)
 }
 

@@ -71,8 +71,8 @@ func (r *run) checkAgentImages(env *blueprints.Environment, only string) error {
 		if r.opts.Rehearse != "" {
 			provider = r.opts.Rehearse
 		}
-		if !r.needsInClusterAgent(provider) || r.agentImageFor(c) != "" || Capabilities(provider).LoadsImages {
-			continue // no agent pod, an image to pull, or rekindle's own loaded into the nodes
+		if isFlux(c) || !r.needsInClusterAgent(provider) || r.agentImageFor(c) != "" || Capabilities(provider).LoadsImages {
+			continue // Flux's own images, no agent pod, an image to pull, or rekindle's own loaded into the nodes
 		}
 		bad = append(bad, fmt.Sprintf("%s: spec.environments[%d].clusters[%d].agent.image: cluster %q (%s) runs its agent in the cluster, and this development build of rekindle (version %q) has no released image",
 			blueprints.FileName, envIdx, i, c.Name, provider, r.opts.Version))

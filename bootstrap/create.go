@@ -59,8 +59,12 @@ func (r *run) validate(ctx context.Context, sum *Summary) (string, bool, error) 
 			sum.Clusters = append(sum.Clusters, cs)
 		}
 	}
-	r.placeKey = !keys.Empty() && (len(files) > 0 || sopsSet)
-	detail := fmt.Sprintf("%d cluster(s), %d object(s) rendered", len(env.Clusters), objects)
+	fluxFiles, err := r.validateFlux(env, keyErr)
+	if err != nil {
+		return "", false, err
+	}
+	r.placeKey = !keys.Empty() && (len(files) > 0 || len(fluxFiles) > 0 || sopsSet)
+	detail := fmt.Sprintf("%d cluster(s), %d object(s) rendered%s", len(env.Clusters), objects, fluxKeyNote(fluxFiles))
 	if len(files) > 0 {
 		detail += fmt.Sprintf("; %d SOPS-encrypted file(s) decrypt with the age key from %s", len(files), keys.Source())
 	}

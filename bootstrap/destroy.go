@@ -51,6 +51,9 @@ func (r *run) destroy(ctx context.Context) (*Summary, error) {
 			if err := newHostAgent(r.paths.agents, n).stop(); err != nil {
 				errs = append(errs, fmt.Errorf("cluster %q: %w", n, err))
 			}
+			if err := r.fluxControllers(n, "").Stop(); err != nil {
+				errs = append(errs, fmt.Errorf("cluster %q: stop the Flux controllers: %w", n, err))
+			}
 			if !Capabilities(r.providerName(n)).Deletable {
 				// The cluster stays; the agent must stop syncing it.
 				if err := r.uninstallAgent(ctx, n); err != nil {
@@ -98,6 +101,9 @@ func (r *run) uninstallAgent(ctx context.Context, name string) error {
 	}
 	if kubeconfig == "" {
 		return nil // never bootstrapped: no agent to remove
+	}
+	if c := r.blueprintCluster(name); isFlux(c) {
+		return r.uninstallFlux(ctx, c, kubeconfig)
 	}
 	cfg, err := cluster.RESTConfig(kubeconfig, "")
 	if err != nil {

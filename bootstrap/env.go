@@ -101,6 +101,9 @@ func (e *Env) StopHostAgent(name string) error {
 	if err := newHostAgent(e.r.paths.agents, name).stop(); err != nil {
 		return fmt.Errorf("stop the host agent of cluster %q: %w", name, err)
 	}
+	if err := e.r.fluxControllers(name, "").Stop(); err != nil {
+		return fmt.Errorf("stop the Flux controllers of cluster %q: %w", name, err)
+	}
 	return nil
 }
 

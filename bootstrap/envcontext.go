@@ -34,6 +34,8 @@ type EnvCluster struct {
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	// Reason says why the cluster is not Running.
 	Reason string `json:"reason,omitempty"`
+	// Flux is set when Flux syncs the cluster (agent.type: flux).
+	Flux *blueprints.Flux `json:"flux,omitempty"`
 }
 
 // Environment opens the blueprint of opts, reads the environment's
@@ -65,6 +67,9 @@ func (e *EnvContext) Render(ctx context.Context, name string) (*blueprints.Rende
 
 func (r *run) envCluster(ctx context.Context, c blueprints.Cluster) EnvCluster {
 	ec := EnvCluster{Name: c.Name, Provider: c.Provider, State: cluster.Missing}
+	if isFlux(c) {
+		ec.Flux = c.Flux
+	}
 	if strings.Contains(c.Name, "{{") {
 		ec.Reason = "its name comes from infra outputs that are missing"
 		return ec

@@ -54,6 +54,9 @@ func (r *run) fleet(ctx context.Context, sum *Summary) error {
 	jobs := make([]dag.Job, len(clusters))
 	for i, c := range clusters {
 		sum.Clusters[i].Name, sum.Clusters[i].Provider = c.Name, c.Provider
+		if isFlux(c) {
+			sum.Clusters[i].Agent = blueprints.AgentFlux
+		}
 		l := &lane{c: c, sum: &sum.Clusters[i]}
 		lanes[i] = l
 		var deps []int

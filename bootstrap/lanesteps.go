@@ -74,7 +74,10 @@ func (r *run) createCluster(ctx context.Context, l *lane) (string, bool, error) 
 // revision holds them) before the in-cluster Deployment or a host-process
 // agent runs;
 // host agents also get the key through their environment (see agentCommand).
-func (r *run) placeSecrets(_ context.Context, _ *lane) (string, bool, error) {
+func (r *run) placeSecrets(_ context.Context, l *lane) (string, bool, error) {
+	if isFlux(l.c) {
+		return r.fluxSecretsNote(l.c)
+	}
 	var notes []string
 	if r.placeKey {
 		notes = append(notes, fmt.Sprintf("age key (recipient %s) from %s", strings.Join(r.keys.Recipients(), ", "), r.keys.Source()))
@@ -95,6 +98,9 @@ func (r *run) placeSecrets(_ context.Context, _ *lane) (string, bool, error) {
 // replayCluster waits until the lane's agent applied the run's commit and
 // every object is healthy.
 func (r *run) replayCluster(ctx context.Context, l *lane) (string, bool, error) {
+	if isFlux(l.c) {
+		return r.replayFlux(ctx, l)
+	}
 	if r.opts.DryRun {
 		return "would wait for the agent to apply and heal every workload", false, nil
 	}
@@ -110,6 +116,9 @@ func (r *run) replayCluster(ctx context.Context, l *lane) (string, bool, error) 
 // Git, healthy, and each Helm release deployed at the rendered chart
 // version. The agent's own counts are not trusted.
 func (r *run) verifyCluster(ctx context.Context, l *lane) (string, bool, error) {
+	if isFlux(l.c) {
+		return r.verifyFlux(ctx, l)
+	}
 	if r.opts.DryRun {
 		return "would check every rendered object is live, matches Git and is healthy", false, nil
 	}
@@ -145,6 +154,15 @@ func summarizeList(items []string, n int) string {
 // render holds objects no pass could apply: a namespace nothing creates and
 // the cluster lacks, a kind no CRD serves. Each is named.
 func (r *run) preflight(ctx context.Context, l *lane) (string, bool, error) {
+	if isFlux(l.c) {
+		// What Flux applies is Flux's to order and wait for; its layout
+		// must load (gotk-components, gotk-sync) before anything is applied.
+		layout, _, _, err := r.fluxRefs(l.c)
+		if err != nil {
+			return "", false, &UsageError{err.Error()}
+		}
+		return fmt.Sprintf("Flux layout in %s: %d component object(s), %d decryption Secret(s)", l.c.Flux.Path, len(layout.Components), len(layout.DecryptionSecrets)), false, nil
+	}
 	if r.opts.DryRun {
 		return "would check that every object's namespace and kind exist or are created", false, nil
 	}

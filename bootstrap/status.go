@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
+	"github.com/rekindle-dev/rekindle/bootstrap/flux"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 )
 
@@ -42,6 +43,9 @@ type ClusterStatus struct {
 	Metrics string `json:"metrics,omitempty"`
 	// Sync is the agent's status, when the cluster answers.
 	Sync *agent.SyncStatus `json:"sync,omitempty"`
+	// Flux is the Flux tree of a cluster Flux syncs: its source, then the
+	// root Kustomization and every Kustomization and HelmRelease under it.
+	Flux *flux.Tree `json:"flux,omitempty"`
 	// Steps are the cluster's own pipeline steps as the checkpoint records them.
 	Steps []StepStatus `json:"steps,omitempty"`
 }
@@ -92,6 +96,10 @@ func (r *run) clusterStatus(ctx context.Context, name string) ClusterStatus {
 		return cs
 	}
 	cs.State, cs.APIServer, cs.Reason = info.State, info.APIServer, info.Reason
+	if bc := r.blueprintCluster(name); isFlux(bc) {
+		r.fluxStatus(ctx, &cs, bc, info.Kubeconfig)
+		return cs
+	}
 	if r.hostAgentFor(r.blueprintCluster(name)) {
 		ha := newHostAgent(r.paths.agents, name)
 		if pid, ok := ha.pid(); ok {

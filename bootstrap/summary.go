@@ -35,6 +35,11 @@ type ClusterSummary struct {
 	AppliedAfter time.Duration `json:"appliedAfter,omitempty"`
 	HealthyAfter time.Duration `json:"healthyAfter,omitempty"`
 	Message      string        `json:"message,omitempty"`
+	// Agent is the cluster's sync agent when it is not rekindle's own
+	// ("flux"); SourceAfter is then when Flux's GitRepository had fetched
+	// the commit, from the start of the replay step.
+	Agent       string        `json:"agent,omitempty"`
+	SourceAfter time.Duration `json:"sourceAfter,omitempty"`
 	// Steps are the cluster's own pipeline (clusters, secrets, agent,
 	// replay, verify) as this run ran them.
 	Steps []StepSummary `json:"steps,omitempty"`

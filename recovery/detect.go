@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/bootstrap"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
@@ -64,6 +65,10 @@ func detectCluster(ctx context.Context, env *bootstrap.Env, name string) bootstr
 		return bootstrap.Loss{Cluster: name, What: "cluster", Detail: "the cluster does not exist"}
 	case info.State != cluster.Running:
 		return bootstrap.Loss{Cluster: name, What: "cluster", Detail: "the cluster does not answer: " + info.Reason}
+	}
+	if c.AgentType() == blueprints.AgentFlux {
+		what, detail := env.DetectFlux(ctx, c, info.Kubeconfig)
+		return bootstrap.Loss{Cluster: name, What: what, Detail: detail}
 	}
 	cfg, err := cluster.RESTConfig(info.Kubeconfig, "")
 	if err != nil {

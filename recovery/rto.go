@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/bootstrap"
 )
 
@@ -26,6 +27,13 @@ const (
 	PhaseVerify    = "verify"
 	PhaseReport    = "report"
 	PhaseOther     = "other"
+	// A Flux cluster's agent and replay steps are Flux's own phases:
+	// installing it (components, keys, gotk-sync, controllers), its
+	// GitRepository fetching the commit, and the whole Kustomization and
+	// HelmRelease tree reconciled and Ready.
+	PhaseFluxInstall    = "flux-install"
+	PhaseFluxSource     = "flux-source"
+	PhaseFluxReconciled = "flux-reconciled"
 )
 
 // Phase is one timed part of a recovery.
@@ -99,6 +107,12 @@ func phases(sum *bootstrap.Summary, start time.Time, total time.Duration) ([]Pha
 				continue
 			}
 			ph := phaseOf(name, s, start)
+			if cs.Agent == blueprints.AgentFlux {
+				if fl := fluxPhases(ph, cs); fl != nil {
+					l.Phases = append(l.Phases, fl...)
+					continue
+				}
+			}
 			if i == 0 && ph.Start > sharedEnd {
 				l.Phases = append(l.Phases, Phase{Name: PhaseWait, Start: sharedEnd, Duration: ph.Start - sharedEnd, Status: bootstrap.StatusDone,
 					Detail: "behind the clusters it needs or an apply slot"})
@@ -139,6 +153,32 @@ func phases(sum *bootstrap.Summary, start time.Time, total time.Duration) ([]Pha
 			Detail: "rekindle's own time between steps (opening the environment, locking, checkpoints)"})
 	}
 	return out, lanes, name
+}
+
+// fluxPhases names a Flux cluster's agent step flux-install and splits its
+// replay at the moment the source fetched the commit into flux-source and
+// flux-reconciled (together exactly the replay's time); nil for other steps.
+func fluxPhases(ph Phase, cs bootstrap.ClusterSummary) []Phase {
+	switch ph.Name {
+	case PhaseAgent:
+		ph.Name = PhaseFluxInstall
+		return []Phase{ph}
+	case PhaseReplay:
+		src := ph
+		src.Name, src.Detail = PhaseFluxSource, "until the GitRepository had fetched the commit"
+		src.Duration = min(cs.SourceAfter, ph.Duration)
+		rec := ph
+		rec.Name, rec.Detail = PhaseFluxReconciled, "until every Kustomization and HelmRelease was Ready at the commit"
+		rec.Start, rec.Duration = ph.Start+src.Duration, ph.Duration-src.Duration
+		if ph.Status == bootstrap.StatusFailed {
+			rec.Detail = ph.Detail
+			if cs.SourceAfter == 0 {
+				src.Detail = ph.Detail
+			}
+		}
+		return []Phase{src, rec}
+	}
+	return nil
 }
 
 func phaseOf(name string, s bootstrap.StepSummary, start time.Time) Phase {

@@ -132,6 +132,9 @@ func verifyCluster(ctx context.Context, ec *bootstrap.EnvContext, c bootstrap.En
 	if strings.Contains(c.Name, "{{") {
 		return unreachable("cluster not verified: " + c.Reason)
 	}
+	if c.Flux != nil {
+		return verifyFlux(ctx, ec, c, unreachable)
+	}
 	rc, err := ec.Render(ctx, c.Name)
 	if err != nil && noOutputs {
 		s, _, _ := strings.Cut(err.Error(), "\n")

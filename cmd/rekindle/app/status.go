@@ -53,6 +53,9 @@ state and API address, how its agent runs, and the agent's Sync status
 			fmt.Fprintln(tw, "CLUSTER\tPROVIDER\tSTATE\tSTEPS\tAPI SERVER\tAGENT\tSYNC\tCOMMIT\tDESIRED\tHEALTHY")
 			for _, c := range st.Clusters {
 				ready, commit, desired, healthy := "-", "-", "-", "-"
+				if c.Flux != nil {
+					ready, commit = fluxReady(c.Flux)
+				}
 				if c.Sync != nil {
 					ready = "Unknown"
 					for _, cond := range c.Sync.Conditions {
@@ -84,6 +87,11 @@ state and API address, how its agent runs, and the agent's Sync status
 			for _, c := range st.Clusters {
 				if c.Metrics != "" {
 					fmt.Fprintf(w, "%s: agent metrics at %s\n", c.Name, c.Metrics)
+				}
+			}
+			for _, c := range st.Clusters {
+				if c.Flux != nil {
+					printFluxTree(w, c.Name, c.Flux)
 				}
 			}
 			return nil
