@@ -13,12 +13,15 @@ import (
 // it start only once the state Git does not hold is back.
 
 func (a *Applier) restoreRunner() *restore.Runner {
-	return &restore.Runner{Client: a.client, Log: a.opts.Log}
+	return &restore.Runner{Client: a.client, Log: a.opts.Log, Interval: min(a.opts.WaitInterval, 500*time.Millisecond)}
 }
 
 // applyRestore finds the backup and creates the Restore (or records a skip).
 func (a *Applier) applyRestore(ctx context.Context, p *workloadPlan, run *workloadRun, started time.Time) error {
 	t := time.Now()
+	// Waiting for Velero's locations to sync counts against WaitTimeout too.
+	ctx, cancel := context.WithTimeout(ctx, a.opts.WaitTimeout)
+	defer cancel()
 	out, err := a.restoreRunner().Start(ctx, p.w.Name, p.w.Restore)
 	run.result.Restore = out
 	if err != nil {
@@ -41,6 +44,8 @@ func (a *Applier) waitRestore(ctx context.Context, p *workloadPlan, run *workloa
 	if out == nil {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, a.opts.WaitTimeout)
+	defer cancel()
 	err := a.restoreRunner().Wait(ctx, out, p.w.Restore)
 	run.result.Waiting = time.Since(t)
 	if err != nil {
