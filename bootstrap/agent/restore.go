@@ -22,6 +22,11 @@ func (a *Applier) applyRestore(ctx context.Context, p *workloadPlan, run *worklo
 	// Waiting for Velero's locations to sync counts against WaitTimeout too.
 	ctx, cancel := context.WithTimeout(ctx, a.opts.WaitTimeout)
 	defer cancel()
+	if a.opts.BeforeRestore != nil {
+		if err := a.opts.BeforeRestore(ctx, p.w.Restore.VeleroNamespace()); err != nil {
+			return err
+		}
+	}
 	out, err := a.restoreRunner().Start(ctx, p.w.Name, p.w.Restore)
 	run.result.Restore = out
 	if err != nil {

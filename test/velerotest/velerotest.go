@@ -18,16 +18,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rekindle-dev/rekindle/bootstrap/restore"
 	"github.com/rekindle-dev/rekindle/test/testenv"
 )
-
-// Versions are the pins of hack/install-velero.sh (its cache key).
-const Versions = "velero-v1.18.3_aws-v1.14.3_versitygw-v1.8.0"
 
 // BinDir returns the directory holding velero, plugins/velero-plugin-for-aws
 // and versitygw (REKINDLE_VELERO_BIN_DIR, else hack/install-velero.sh's
@@ -35,25 +32,7 @@ const Versions = "velero-v1.18.3_aws-v1.14.3_versitygw-v1.8.0"
 // naming the script that builds them.
 func BinDir(tb testing.TB) string {
 	tb.Helper()
-	dir := os.Getenv("REKINDLE_VELERO_BIN_DIR")
-	if dir == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache")
-		}
-		dir = filepath.Join(cache, "rekindle", Versions, "bin")
-	}
-	var missing []string
-	for _, b := range []string{"velero", "plugins/velero-plugin-for-aws", "versitygw"} {
-		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.Mode()&0o111 == 0 {
-			missing = append(missing, b)
-		}
-	}
-	var err error
-	if len(missing) > 0 {
-		err = fmt.Errorf("%s not in %s", strings.Join(missing, ", "), dir)
-	}
+	dir, err := restore.FindBinDir("", "versitygw")
 	testenv.Need(tb, "velero, velero-plugin-for-aws and versitygw (hack/install-velero.sh builds them)", err)
 	return dir
 }
