@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rekindle-dev/rekindle/bootstrap/restore"
@@ -11,6 +13,18 @@ import (
 // own: its apply creates a Velero Restore and its wait lasts until Velero
 // reports it Completed (bootstrap/restore), so the workloads that depend on
 // it start only once the state Git does not hold is back.
+
+// restoreWarnings are the restore workloads' warnings (a skip for want of a
+// backup, an allowed PartiallyFailed), for the Sync's Ready message.
+func restoreWarnings(ws []WorkloadResult) string {
+	var b strings.Builder
+	for _, w := range ws {
+		if w.Restore != nil && w.Restore.Warning != "" {
+			fmt.Fprintf(&b, "; WARNING: workload %s: %s", w.Name, w.Restore.Warning)
+		}
+	}
+	return b.String()
+}
 
 func (a *Applier) restoreRunner() *restore.Runner {
 	return &restore.Runner{Client: a.client, Log: a.opts.Log, Interval: min(a.opts.WaitInterval, 500*time.Millisecond)}

@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,7 +102,7 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 	logger := log.New(g.streams.Err, "agent: ", log.LstdFlags)
 	logf := func(format string, args ...any) { logger.Printf(format, args...) }
 	opts := agent.ApplyOptions{Log: func(format string, args ...any) {
-		if g.verbosity >= 2 {
+		if g.verbosity >= 2 || strings.HasPrefix(format, "WARNING") {
 			logf(format, args...)
 		}
 	}}
