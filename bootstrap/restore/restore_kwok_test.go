@@ -55,7 +55,9 @@ func decodeYAML(t *testing.T, b []byte) []*unstructured.Unstructured {
 
 // veleroObjects is what a blueprint's "velero" workload holds: Velero's
 // CRDs and namespace, the object store's credentials Secret, the
-// BackupStorageLocation and a Schedule of the apps namespace.
+// BackupStorageLocation, a Schedule of the apps namespace, and Velero's
+// Deployment (its pods are simulated on kwok, but Velero's restore item
+// actions read its image from it, and fail a restore without it).
 func veleroObjects(t *testing.T, crds []byte, s *velerotest.Store) []*unstructured.Unstructured {
 	t.Helper()
 	objs := decodeYAML(t, crds)
@@ -89,6 +91,18 @@ spec:
   template:
     includedNamespaces: [apps]
     ttl: 720h
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: velero, namespace: velero}
+spec:
+  replicas: 1
+  selector: {matchLabels: {name: velero}}
+  template:
+    metadata: {labels: {name: velero}}
+    spec:
+      containers:
+        - {name: velero, image: "velero/velero:v1.18.3", args: [server]}
 `, indent(string(s.CloudCredentials()), "    "), s.Bucket, s.Region, s.URL)))...)
 	return objs
 }

@@ -92,6 +92,18 @@ metadata: {name: daily, namespace: velero}
 spec:
   schedule: "0 3 * * *"
   template: {includedNamespaces: [apps], ttl: 720h}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: velero, namespace: velero}
+spec:
+  replicas: 1
+  selector: {matchLabels: {name: velero}}
+  template:
+    metadata: {labels: {name: velero}}
+    spec:
+      containers:
+        - {name: velero, image: "velero/velero:v1.18.3", args: [server]}
 `, store.Bucket, store.Region, store.URL))
 	creds := filepath.Join(dir, "velero/credentials.yaml")
 	writeFile(t, creds, "apiVersion: v1\nkind: Secret\nmetadata: {name: cloud-credentials, namespace: velero}\nstringData:\n  cloud: |\n    "+
