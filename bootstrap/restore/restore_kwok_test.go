@@ -16,12 +16,19 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/go-logr/logr"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/bootstrap/restore"
 	"github.com/rekindle-dev/rekindle/test/kwoktest"
 	"github.com/rekindle-dev/rekindle/test/velerotest"
 )
+
+// controller-runtime's client warns, with a stack, of API warnings when no
+// logger is set; the tests read what they need from their results.
+func init() { ctrllog.SetLogger(logr.Discard()) }
 
 // decodeYAML turns a YAML stream (or a v1 List) into objects.
 func decodeYAML(t *testing.T, b []byte) []*unstructured.Unstructured {
