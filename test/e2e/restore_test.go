@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -216,10 +217,44 @@ spec:
 		t.Errorf("the host agent did not say it started velero:\n%s", got)
 	}
 
-	// 6. Nothing secret in any output.
+	// 6. drill --backup: a fresh backup through the schedule before the
+	// loss, so the drill's recovery restores the password as it is now.
+	pw.Data["password"] = []byte(hex.EncodeToString(random(t, 24)))
+	rotated := string(pw.Data["password"])
+	if err := c.Update(ctx, pw); err != nil {
+		t.Fatal(err)
+	}
+	reports := t.TempDir()
+	res = run("drill", "-b", dir, "--env", "dev", "--backup", "--keep", "--report-dir", reports)
+	if res.code != 0 {
+		t.Fatalf("drill --backup: exit %d\n%s\n%s", res.code, res.stderr, agentLog(t, state))
+	}
+	var drill struct {
+		Phases []struct{ Name, Status, Detail string } `json:"phases"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(reports, "drill.json"))), &drill); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, ph := range drill.Phases {
+		order = append(order, ph.Name)
+		if ph.Name == "backup" && !strings.Contains(ph.Detail, "backed up state: velero/daily-") {
+			t.Errorf("drill's backup phase: %+v", ph)
+		}
+	}
+	if got := strings.Join(order, ","); !strings.Contains(got, "baseline,backup,lose,recover") {
+		t.Errorf("drill phases %s, want backup between baseline and lose", got)
+	}
+	c = ctrlClient(t, kubeconfig)
+	if rv(pw); string(pw.Data["password"]) != rotated {
+		t.Error("after drill --backup the password is not the one the fresh backup held")
+	}
+	outputs = append(outputs, readFile(t, filepath.Join(reports, "drill.json")))
+
+	// 7. Nothing secret in any output.
 	outputs = append(outputs, agentLog(t, state), veleroLog(t, state))
 	for i, out := range outputs {
-		for what, v := range map[string]string{"the store's secret key": store.SecretKey, "the password": string(password), "the key": string(key[28:80])} {
+		for what, v := range map[string]string{"the store's secret key": store.SecretKey, "the password": string(password), "the rotated password": rotated, "the key": string(key[28:80])} {
 			if strings.Contains(out, v) {
 				t.Errorf("output %d holds %s", i, what)
 			}
