@@ -157,6 +157,10 @@ func (r *Repo) renderWorkload(ctx context.Context, w Workload, d *decrypter, h *
 	rw := &RenderedWorkload{Name: w.Name, DependsOn: w.DependsOn}
 	var err error
 	switch {
+	case w.Restore != nil:
+		rw.Source = SourceRestore
+		rw.Restore = w.Restore
+		return rw, nil
 	case w.Helm != nil:
 		rw.Source = SourceHelm
 		rw.Objects, rw.Helm, err = r.renderHelm(ctx, w, d, h)

@@ -44,6 +44,9 @@ type RenderedWorkload struct {
 	Objects []*unstructured.Unstructured `json:"objects"`
 	// Helm is set for Helm workloads: what the agent needs to install a real release.
 	Helm *RenderedHelm `json:"helm,omitempty"`
+	// Restore is set for restore workloads (Source SourceRestore): the
+	// Velero Restore the agent creates and waits for; Objects is empty.
+	Restore *RestoreWorkload `json:"restore,omitempty"`
 }
 
 // RenderedHelm is a Helm release to install or upgrade.

@@ -258,6 +258,8 @@ type Workload struct {
 	Path string `json:"path,omitempty"`
 	// Helm installs a chart from the repo as a Helm release.
 	Helm *HelmWorkload `json:"helm,omitempty"`
+	// Restore restores state Git does not hold from a Velero backup (restore.go).
+	Restore *RestoreWorkload `json:"restore,omitempty"`
 	// Namespace is set on namespaced objects that have none (plain and kustomize).
 	Namespace string `json:"namespace,omitempty"`
 	// DependsOn names workloads of the same cluster that must be healthy first.

@@ -155,8 +155,12 @@ func (r *Repo) validateCluster(p *problems, path string, c *Cluster, env *Enviro
 func (r *Repo) validateWorkload(p *problems, path string, w *Workload, seen map[string]bool) {
 	checkName(p, path+".name", w.Name, seen)
 	switch {
+	case w.Restore != nil && (w.Path != "" || w.Helm != nil):
+		p.add(path, "has restore and also path or helm; a workload has one source")
+	case w.Restore != nil:
+		validateRestore(p, path, w.Restore)
 	case w.Path == "" && w.Helm == nil:
-		p.add(path, "needs either path (a YAML directory or kustomization) or helm (a chart)")
+		p.add(path, "needs either path (a YAML directory or kustomization), helm (a chart) or restore (a Velero backup)")
 	case w.Path != "" && w.Helm != nil:
 		p.add(path, "has both path and helm; a workload has one source")
 	case w.Path != "":

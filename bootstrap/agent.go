@@ -177,6 +177,7 @@ func (r *run) agentCommand(c blueprints.Cluster, kubeconfig string) []string {
 	if fileExists(r.outputsFile()) {
 		args = append(args, "--outputs-file", r.outputsFile())
 	}
+	args = append(args, r.veleroHostArgs(c)...)
 	return args
 }
 

@@ -46,6 +46,9 @@ type DrillOptions struct {
 	// Warn receives what does not fail the drill: a push or notification
 	// that did not get through. nil discards it.
 	Warn io.Writer
+	// Backup takes a fresh backup through each restore workload's schedule
+	// before the loss, and waits for it (drill --backup; see Backup).
+	Backup bool
 	// HistoryFile gets one JSON line per drill; empty:
 	// <StateDir>/envs/<blueprint>/<env>/drills.jsonl.
 	HistoryFile string
@@ -123,6 +126,13 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		return rep.check(ctx, opts.Options, up)
 	}); err != nil {
 		return rep, rep.fail(err)
+	}
+	if opts.Backup {
+		if err := rep.phase(DrillBackup, func() (string, error) {
+			return Backup(ctx, opts.Options, up, opts.Clusters)
+		}); err != nil {
+			return rep, rep.fail(err)
+		}
 	}
 	if err := rep.phase(DrillLose, func() (string, error) {
 		lost, err := Lose(ctx, opts.Options, opts.Clusters)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -43,6 +44,11 @@ type ApplyOptions struct {
 	HelmTimeout time.Duration
 	// Log receives one line per step; nil discards them.
 	Log func(format string, args ...any)
+	// BeforeRestore, when set, runs before each restore workload's apply,
+	// with Velero's namespace: a host agent starts Velero there
+	// (restore.HostServer) once the workloads the restore depends on have
+	// put Velero's CRDs, location and credentials in the cluster.
+	BeforeRestore func(ctx context.Context, veleroNamespace string) error
 }
 
 func (o *ApplyOptions) defaults() {

@@ -33,6 +33,9 @@ type workloadRun struct {
 // applyWorkload applies one workload: a Helm workload becomes a release, a
 // plain one goes through apply.
 func (a *Applier) applyWorkload(ctx context.Context, cluster string, p *workloadPlan, known map[string]string, run *workloadRun, started time.Time) error {
+	if p.w.Restore != nil {
+		return a.applyRestore(ctx, p, run, started)
+	}
 	t := time.Now()
 	if h := p.w.Helm; h != nil {
 		ch, err := loader.Load(h.ChartPath)

@@ -3,6 +3,8 @@ package agent
 import (
 	"errors"
 	"time"
+
+	"github.com/rekindle-dev/rekindle/bootstrap/restore"
 )
 
 // ErrEmptyRender is returned when a render holds no objects and
@@ -69,6 +71,8 @@ type WorkloadResult struct {
 	// Ready is the time from the start of the pass until the workload was healthy.
 	Ready time.Duration `json:"ready,omitempty"`
 	Error string        `json:"error,omitempty"`
+	// Restore is what a restore workload did (which backup, the Restore, a skip).
+	Restore *restore.Outcome `json:"restore,omitempty"`
 }
 
 // ReleaseResult is what happened to one Helm release.

@@ -227,6 +227,7 @@ func (a *Applier) recordResult(ctx context.Context, environment string, res *Res
 			if res.Commit != "" {
 				msg = fmt.Sprintf("applied commit %s: %d objects, %d healthy", res.Commit, res.Applied, res.Healthy)
 			}
+			msg += restoreWarnings(res.Workloads)
 			setCondition(s, ConditionReady, metav1.ConditionTrue, ReasonSucceeded, msg)
 			setCondition(s, ConditionReconciling, metav1.ConditionFalse, ReasonSucceeded, msg)
 			setCondition(s, ConditionStalled, metav1.ConditionFalse, ReasonSucceeded, msg)

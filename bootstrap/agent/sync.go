@@ -189,6 +189,9 @@ func (a *Applier) runWorkloads(ctx context.Context, cluster string, plans []*wor
 			Deps:  p.deps,
 			Apply: func(ctx context.Context) error { return a.applyWorkload(ctx, cluster, p, known, run, started) },
 			Wait: func(ctx context.Context) error {
+				if p.w.Restore != nil {
+					return a.waitRestore(ctx, p, run, started)
+				}
 				t := time.Now()
 				healthy, notReady, err := a.waitHealthy(ctx, p.wait, p.ttlJobs())
 				run.result.Waiting = time.Since(t)

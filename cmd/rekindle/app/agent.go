@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ import (
 	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/bootstrap"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
+	"github.com/rekindle-dev/rekindle/bootstrap/restore"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 	"github.com/rekindle-dev/rekindle/providers/git"
 	"github.com/rekindle-dev/rekindle/providers/sops"
@@ -33,6 +36,7 @@ type agentFlags struct {
 	metricsAddr string
 	metricsFile string
 	noEvents    bool
+	veleroBin   string
 }
 
 func newAgentCmd(g *globals) *cobra.Command {
@@ -68,6 +72,7 @@ that rekindle starts and supervises.`,
 	fl.StringVar(&f.metricsAddr, "metrics-address", ":8080", "serve /metrics (Prometheus), /healthz and /readyz here (host:port, port 0 picks one; empty: off)")
 	fl.StringVar(&f.metricsFile, "metrics-address-file", "", "write the metrics URL to this file while serving (host-process agents, for rekindle status)")
 	fl.BoolVar(&f.noEvents, "no-events", false, "write no Kubernetes Events on the Sync object")
+	fl.StringVar(&f.veleroBin, "velero-bin", "", "run `velero server` as a child process for restore workloads, from this directory (velero, plugins/); for clusters whose pods are simulated (kwok)")
 	cmd.AddCommand(newAgentImageCmd(g))
 	return cmd
 }
@@ -96,11 +101,26 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 	}
 	logger := log.New(g.streams.Err, "agent: ", log.LstdFlags)
 	logf := func(format string, args ...any) { logger.Printf(format, args...) }
-	ap, err := agent.NewApplier(cfg, agent.ApplyOptions{Log: func(format string, args ...any) {
-		if g.verbosity >= 2 {
+	opts := agent.ApplyOptions{Log: func(format string, args ...any) {
+		if g.verbosity >= 2 || strings.HasPrefix(format, "WARNING") {
 			logf(format, args...)
 		}
-	}})
+	}}
+	if f.veleroBin != "" {
+		if f.kubeconfig == "" {
+			return usageErrorf("--velero-bin needs --kubeconfig: the velero server runs against the same cluster")
+		}
+		hs := &restore.HostServer{BinDir: f.veleroBin, Kubeconfig: f.kubeconfig, Dir: filepath.Join(g.stateDir, "velero", f.cluster)}
+		defer hs.Stop()
+		opts.BeforeRestore = func(ctx context.Context, ns string) error {
+			started, err := hs.Ensure(ctx, ns)
+			if started {
+				logf("velero server started for namespace %s (host process, log in %s)", ns, hs.Dir)
+			}
+			return err
+		}
+	}
+	ap, err := agent.NewApplier(cfg, opts)
 	if err != nil {
 		return err
 	}

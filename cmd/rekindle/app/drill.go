@@ -79,6 +79,7 @@ Exit 1 when verification fails or the RTO objective is missed.`,
 	f.StringVar(&scope, "scope", "all", "clusters to destroy: all, or a comma-separated list of cluster names")
 	f.DurationVar(&o.Objective, "rto", 0, "recovery time objective (default: the environment's recovery.rto)")
 	f.BoolVar(&o.Keep, "keep", false, "leave the environment running after the drill")
+	f.BoolVar(&o.Backup, "backup", false, "before the loss, take a fresh Velero backup through each restore workload's schedule and wait for it (docs/state.md)")
 	f.StringVar(&o.ReportDir, "report-dir", "", "write drill.json, junit.xml, drill.md and drill.html here")
 	f.StringVar(&o.Notify.URL, "notify", "", "webhook to POST a summary of the drill to (never printed: it may hold a token)")
 	f.StringVar(&o.Notify.Format, "notify-format", recovery.NotifyJSON, "notification body: json, or slack ({\"text\": ...} for an incoming webhook)")

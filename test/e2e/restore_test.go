@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rekindle-dev/rekindle/bootstrap/restore"
+	"github.com/rekindle-dev/rekindle/providers/cluster"
+	"github.com/rekindle-dev/rekindle/test/velerotest"
+)
+
+// TestRestoreStateGitDoesNotHold: bootstrap → backup → lose → recover, with
+// the real parts: versitygw as the object store, velero server and its AWS
+// plugin run by the host agent beside the kwok cluster, the credentials
+// SOPS-encrypted in the blueprint. The first bootstrap finds no backup and,
+// with whenNoBackup: skip, brings the app up with a warning. The cluster
+// then generates a password and a sealed-secrets-style key; a backup is
+// taken through the schedule; the cluster is lost for real; recover brings
+// both Secrets back with identical data, created before the app's objects
+// (the API server's own order: their resourceVersions). Neither the
+// store's key nor a restored value appears in any output.
+func TestRestoreStateGitDoesNotHold(t *testing.T) {
+	needParts(t)
+	bin := velerotest.BinDir(t)
+	store := velerotest.NewStore(t, bin)
+	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Minute)
+	defer cancel()
+	crds, err := velerotest.CRDs(ctx, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, keyFile := ageKeyFile(t, t.TempDir(), "age.txt")
+	env := []string{"SOPS_AGE_KEY_FILE=" + keyFile, "REKINDLE_VELERO_BIN_DIR=" + bin}
+
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rekindle.yaml"), `apiVersion: rekindle.dev/v1alpha1
+kind: Blueprint
+metadata: {name: state}
+spec:
+  environments:
+    - name: dev
+      clusters:
+        - name: state
+          provider: kwok
+          agent: {interval: 5s}
+          workloads:
+            - name: velero
+              path: velero
+            - name: restore-state
+              restore:
+                velero: {schedule: daily}
+                includedNamespaces: [apps]
+                includedResources: [secrets]
+                whenNoBackup: skip
+              dependsOn: [velero]
+            - name: app
+              path: app
+              namespace: apps
+              dependsOn: [restore-state]
+`)
+	writeFile(t, filepath.Join(dir, "velero/crds.yaml"), string(crds))
+	writeFile(t, filepath.Join(dir, "velero/velero.yaml"), fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: velero}
+---
+apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata: {name: default, namespace: velero}
+spec:
+  provider: aws
+  default: true
+  objectStorage: {bucket: %s}
+  credential: {name: cloud-credentials, key: cloud}
+  config: {region: %s, s3ForcePathStyle: "true", s3Url: "%s"}
+---
+apiVersion: velero.io/v1
+kind: Schedule
+metadata: {name: daily, namespace: velero}
+spec:
+  schedule: "0 3 * * *"
+  template: {includedNamespaces: [apps], ttl: 720h}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: velero, namespace: velero}
+spec:
+  replicas: 1
+  selector: {matchLabels: {name: velero}}
+  template:
+    metadata: {labels: {name: velero}}
+    spec:
+      containers:
+        - {name: velero, image: "velero/velero:v1.18.3", args: [server]}
+`, store.Bucket, store.Region, store.URL))
+	creds := filepath.Join(dir, "velero/credentials.yaml")
+	writeFile(t, creds, "apiVersion: v1\nkind: Secret\nmetadata: {name: cloud-credentials, namespace: velero}\nstringData:\n  cloud: |\n    "+
+		strings.ReplaceAll(strings.TrimSpace(string(store.CloudCredentials())), "\n", "\n    ")+"\n")
+	if res := rk(t, t.TempDir(), nil, "secrets", "encrypt", creds, "--in-place", "--age", id.Recipient().String()); res.code != 0 {
+		t.Fatalf("encrypt the store's credentials: exit %d", res.code)
+	}
+	writeFile(t, filepath.Join(dir, "app/app.yaml"), `apiVersion: v1
+kind: ConfigMap
+metadata: {name: db-config}
+data: {mode: primary}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+        - name: db
+          image: registry.example/db:1
+          env:
+            - {name: PASSWORD, valueFrom: {secretKeyRef: {name: db-password, key: password}}}
+`)
+
+	state := t.TempDir()
+	cleanupEnv(t, state, env, "-b", dir, "--env", "dev")
+	var outputs []string
+	run := func(args ...string) result {
+		t.Helper()
+		res := rk(t, state, env, args...)
+		outputs = append(outputs, res.stdout, res.stderr)
+		return res
+	}
+
+	// 1. The first bootstrap: nothing to restore; skip lets the app come up.
+	res := run("-o", "json", "bootstrap", "create", "-b", dir, "--env", "dev")
+	if res.code != 0 {
+		t.Fatalf("bootstrap: exit %d\n%s\n%s", res.code, res.stderr, agentLog(t, state))
+	}
+	kubeconfig := parseSummary(t, res.stdout).Clusters[0].Kubeconfig
+	c := ctrlClient(t, kubeconfig)
+	if got := agentLog(t, state); !strings.Contains(got, "WARNING: workload restore-state: nothing restored: schedule velero/daily has no Completed backup") {
+		t.Fatalf("the agent's log lacks the skip warning:\n%s", got)
+	}
+
+	// 2. State the cluster generates and Git does not hold.
+	password := []byte(hex.EncodeToString(random(t, 24)))
+	key := []byte("-----BEGIN PRIVATE KEY-----\n" + hex.EncodeToString(random(t, 48)) + "\n-----END PRIVATE KEY-----\n")
+	for _, s := range []*corev1.Secret{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "db-password"}, Data: map[string][]byte{"password": password}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "sealed-secrets-key", Labels: map[string]string{"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}},
+			Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), "tls.key": key}},
+	} {
+		if err := c.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// 3. A backup through the schedule, waited for.
+	backup, err := (&restore.Runner{Client: c}).BackupNow(ctx, "velero", "daily")
+	if err != nil {
+		t.Fatalf("backup: %v\n%s", err, veleroLog(t, state))
+	}
+	t.Logf("backup %s: %d items", backup.Name, backup.Items)
+
+	// 4. The cluster is lost for real: its control plane killed, its state deleted.
+	clusterDir := filepath.Dir(kubeconfig)
+	for _, p := range processesUnder(clusterDir) {
+		pid, _, _ := strings.Cut(p, ": ")
+		n, _ := strconv.Atoi(pid)
+		_ = syscall.Kill(n, syscall.SIGKILL)
+	}
+	if err := os.RemoveAll(clusterDir); err != nil {
+		t.Fatal(err)
+	}
+
+	// 5. Recover: the restore runs before the app.
+	t0 := time.Now()
+	res = run("-o", "json", "recover", "-b", dir, "--env", "dev")
+	if res.code != 0 {
+		t.Fatalf("recover: exit %d\n%s\n%s\n%s", res.code, res.stderr, agentLog(t, state), veleroLog(t, state))
+	}
+	t.Logf("recover with restore: %s", time.Since(t0).Round(time.Millisecond))
+	c = ctrlClient(t, kubeconfig)
+	rv := func(o client.Object) int {
+		t.Helper()
+		if err := c.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
+			t.Fatalf("after recover: %v", err)
+		}
+		n, _ := strconv.Atoi(o.GetResourceVersion())
+		return n
+	}
+	pw := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "db-password"}}
+	sk := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "sealed-secrets-key"}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "db-config"}}
+	pwRV, skRV, cmRV := rv(pw), rv(sk), rv(cm)
+	if string(pw.Data["password"]) != string(password) || string(sk.Data["tls.key"]) != string(key) {
+		t.Fatal("the restored Secrets' data differ from what the lost cluster held")
+	}
+	// etcd's revisions order the writes: both Secrets were written before
+	// the app's ConfigMap (which nothing updates after its creation).
+	if pwRV == 0 || skRV == 0 || pwRV > cmRV || skRV > cmRV {
+		t.Fatalf("resourceVersions: db-password %d, sealed-secrets-key %d, app ConfigMap %d; want the Secrets first", pwRV, skRV, cmRV)
+	}
+	if got := agentLog(t, state); !strings.Contains(got, "velero server started") {
+		t.Errorf("the host agent did not say it started velero:\n%s", got)
+	}
+
+	// 6. drill --backup: a fresh backup through the schedule before the
+	// loss, so the drill's recovery restores the password as it is now.
+	pw.Data["password"] = []byte(hex.EncodeToString(random(t, 24)))
+	rotated := string(pw.Data["password"])
+	if err := c.Update(ctx, pw); err != nil {
+		t.Fatal(err)
+	}
+	reports := t.TempDir()
+	res = run("drill", "-b", dir, "--env", "dev", "--backup", "--keep", "--report-dir", reports)
+	if res.code != 0 {
+		t.Fatalf("drill --backup: exit %d\n%s\n%s", res.code, res.stderr, agentLog(t, state))
+	}
+	var drill struct {
+		Phases []struct{ Name, Status, Detail string } `json:"phases"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(reports, "drill.json"))), &drill); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, ph := range drill.Phases {
+		order = append(order, ph.Name)
+		if ph.Name == "backup" && !strings.Contains(ph.Detail, "backed up state: velero/daily-") {
+			t.Errorf("drill's backup phase: %+v", ph)
+		}
+	}
+	if got := strings.Join(order, ","); !strings.Contains(got, "baseline,backup,lose,recover") {
+		t.Errorf("drill phases %s, want backup between baseline and lose", got)
+	}
+	c = ctrlClient(t, kubeconfig)
+	if rv(pw); string(pw.Data["password"]) != rotated {
+		t.Error("after drill --backup the password is not the one the fresh backup held")
+	}
+	outputs = append(outputs, readFile(t, filepath.Join(reports, "drill.json")))
+
+	// 7. Nothing secret in any output.
+	outputs = append(outputs, agentLog(t, state), veleroLog(t, state))
+	for i, out := range outputs {
+		for what, v := range map[string]string{"the store's secret key": store.SecretKey, "the password": string(password), "the rotated password": rotated, "the key": string(key[28:80])} {
+			if strings.Contains(out, v) {
+				t.Errorf("output %d holds %s", i, what)
+			}
+		}
+	}
+}
+
+func random(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func ctrlClient(t *testing.T, kubeconfig string) client.Client {
+	t.Helper()
+	cfg, err := cluster.RESTConfig(kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func agentLog(t *testing.T, state string) string {
+	logs, _ := filepath.Glob(filepath.Join(state, "envs", "*", "dev", "agents", "*.log"))
+	var b strings.Builder
+	for _, l := range logs {
+		data, _ := os.ReadFile(l)
+		b.Write(data)
+	}
+	return b.String()
+}
+
+func veleroLog(t *testing.T, state string) string {
+	logs, _ := filepath.Glob(filepath.Join(state, "velero", "*", "*.log"))
+	var b strings.Builder
+	for _, l := range logs {
+		data, _ := os.ReadFile(l)
+		b.Write(data)
+	}
+	return b.String()
+}
