@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rekindle-dev/rekindle/bootstrap/proc"
 )
 
 // hostAgent is a `rekindle agent` process that rekindle runs on this machine
@@ -59,10 +61,8 @@ func (h hostAgent) pid() (int, bool) {
 	if err != nil || !strings.Contains(string(cmdline), "\x00agent\x00") {
 		return 0, false
 	}
-	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		if f := strings.Fields(string(data)); len(f) > 2 && f[2] == "Z" {
-			return 0, false
-		}
+	if proc.Exited(pid) {
+		return 0, false
 	}
 	return pid, true
 }
@@ -74,7 +74,7 @@ func (h hostAgent) ensure(command []string) (started bool, err error) {
 		if data, err := os.ReadFile(h.argsFile); err == nil && json.Unmarshal(data, &running) == nil && slices.Equal(running, command) {
 			return false, nil
 		}
-		if err := stopProcess(pid); err != nil {
+		if err := proc.Stop(pid, 5*time.Second); err != nil {
 			return false, err
 		}
 	}
@@ -104,7 +104,7 @@ func (h hostAgent) ensure(command []string) (started bool, err error) {
 // stop ends the agent, if it runs, and removes its files (the log stays).
 func (h hostAgent) stop() error {
 	if pid, ok := h.pid(); ok {
-		if err := stopProcess(pid); err != nil {
+		if err := proc.Stop(pid, 5*time.Second); err != nil {
 			return err
 		}
 	}
@@ -112,32 +112,6 @@ func (h hostAgent) stop() error {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-	}
-	return nil
-}
-
-// stopProcess sends SIGTERM, then SIGKILL after five seconds.
-func stopProcess(pid int) error {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return nil
-	}
-	if err := p.Signal(syscall.SIGTERM); err != nil {
-		return nil // already gone
-	}
-	for i := 0; i < 50; i++ {
-		if p.Signal(syscall.Signal(0)) != nil {
-			return nil
-		}
-		if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if f := strings.Fields(string(data)); len(f) > 2 && f[2] == "Z" {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err := p.Kill(); err != nil {
-		return fmt.Errorf("stop agent pid %d: %w", pid, err)
 	}
 	return nil
 }

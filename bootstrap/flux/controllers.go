@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rekindle-dev/rekindle/bootstrap/proc"
 )
 
 // Version is the Flux release whose controllers rekindle runs as host
@@ -107,7 +109,7 @@ func (h HostControllers) Ensure() (started []string, err error) {
 			if data, err := os.ReadFile(h.file(c, ".kubeconfig")); err == nil && string(data) == h.Kubeconfig {
 				continue
 			}
-			if err := stopPid(pid); err != nil {
+			if err := proc.Stop(pid, 10*time.Second); err != nil {
 				return started, err
 			}
 		}
@@ -196,7 +198,7 @@ func (h HostControllers) Stop() error {
 	var errs []error
 	for _, c := range slices.Backward(Controllers) {
 		if pid, ok := h.pid(c); ok {
-			if err := stopPid(pid); err != nil {
+			if err := proc.Stop(pid, 10*time.Second); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -226,27 +228,4 @@ func freePorts(n int) ([]string, error) {
 		out = append(out, l.Addr().String())
 	}
 	return out, nil
-}
-
-// stopPid sends SIGTERM, then SIGKILL after ten seconds.
-func stopPid(pid int) error {
-	p, err := os.FindProcess(pid)
-	if err != nil || p.Signal(syscall.SIGTERM) != nil {
-		return nil
-	}
-	for range 100 {
-		if p.Signal(syscall.Signal(0)) != nil {
-			return nil
-		}
-		if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if f := strings.Fields(string(stat)); len(f) > 2 && f[2] == "Z" {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err := p.Kill(); err != nil {
-		return fmt.Errorf("stop pid %d: %w", pid, err)
-	}
-	return nil
 }
