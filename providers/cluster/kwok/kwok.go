@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 )
 
@@ -252,30 +249,6 @@ func (p *provider) startControlPlane(ctx context.Context, b bins, kubectl, name 
 	}
 	p.progress("start control plane", start)
 	return nil
-}
-
-// writeKubeconfig copies kwokctl's kubeconfig with the certificates inlined,
-// so that it stands alone, readable only by the user.
-func writeKubeconfig(from, to string) error {
-	cfg, err := clientcmd.LoadFromFile(from)
-	if err != nil {
-		return fmt.Errorf("read kwokctl's kubeconfig: %w", err)
-	}
-	if err := clientcmdapi.FlattenConfig(cfg); err != nil {
-		return fmt.Errorf("inline the certificates of %s: %w", from, err)
-	}
-	b, err := clientcmd.Write(*cfg)
-	if err != nil {
-		return err
-	}
-	tmp := to + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, to)
 }
 
 // Delete stops every process of the cluster and removes its directory.
