@@ -114,6 +114,18 @@ func upsertRelease(ctx context.Context, cfg *rest.Config, spec releaseSpec, log 
 	case err != nil:
 		return "", 0, fmt.Errorf("helm get %s/%s: %w", spec.Namespace, spec.Name, err)
 	}
+	if cur.Info != nil && cur.Info.Status.IsPending() {
+		// An install, upgrade or rollback that never finished: the process
+		// running it was killed (a run holds its environment's lock and one
+		// agent runs per cluster, so nothing else is running it). Helm
+		// refuses every later operation on a pending release; mark it
+		// failed, as Flux's helm-controller does, and upgrade below.
+		log("helm release %s/%s was left %s by an interrupted run: marking it failed, then upgrading", spec.Namespace, spec.Name, cur.Info.Status)
+		cur.SetStatus(release.StatusFailed, "interrupted: the process running it stopped before it finished")
+		if err := ac.Releases.Update(cur); err != nil {
+			return "", 0, fmt.Errorf("helm release %s/%s: mark the interrupted revision %d failed: %w", spec.Namespace, spec.Name, cur.Version, err)
+		}
+	}
 	if cur.Info != nil && cur.Info.Status == release.StatusDeployed && cur.Labels[labelDigest] == digest {
 		return "unchanged", cur.Version, nil
 	}
