@@ -9,8 +9,11 @@ import (
 
 // TestDevBuildNeedsAgentImage: a development build of rekindle (the e2e
 // binary is one) has no released image, so a Git blueprint with a cluster
-// whose agent runs in the cluster is refused (exit 2, the field named, how to
-// build one), rather than left to ImagePullBackOff; --agent-image lifts it.
+// whose agent runs in the cluster and whose nodes rekindle cannot load an
+// image into (an existing cluster) is refused (exit 2, the field named, how
+// to build one), rather than left to ImagePullBackOff; --agent-image lifts
+// it. (A kind cluster is accepted: rekindle builds the image from its own
+// binary and loads it into the nodes; see TestRehearseOnKind.)
 func TestDevBuildNeedsAgentImage(t *testing.T) {
 	needParts(t)
 	base := t.TempDir()
@@ -24,13 +27,21 @@ spec:
     - name: dev
       clusters:
         - name: real
-          provider: kind
+          provider: existing
+          existing: {kubeconfig: kubeconfig.yaml}
           workloads:
             - name: app
               path: app
 `)
 	gitserver.WriteFile(t, dir, "app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\ndata: {k: v}\n")
-	gitserver.Commit(t, dir, "kind blueprint")
+	gitserver.WriteFile(t, dir, "kubeconfig.yaml", `apiVersion: v1
+kind: Config
+clusters: [{name: real, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: real, user: {token: not-a-token}}]
+contexts: [{name: real, context: {cluster: real, user: real}}]
+current-context: real
+`)
+	gitserver.Commit(t, dir, "an existing cluster's blueprint")
 	url := gitserver.NewDaemon(t, base) + "/org/kindbp"
 	state := t.TempDir()
 
