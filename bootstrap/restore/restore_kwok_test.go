@@ -61,62 +61,11 @@ func decodeYAML(t *testing.T, b []byte) []*unstructured.Unstructured {
 }
 
 // veleroObjects is what a blueprint's "velero" workload holds: Velero's
-// CRDs and namespace, the object store's credentials Secret, the
-// BackupStorageLocation, a Schedule of the apps namespace, and Velero's
-// Deployment (its pods are simulated on kwok, but Velero's restore item
-// actions read its image from it, and fail a restore without it).
+// CRDs, the store's velerotest.Manifests and its credentials Secret.
 func veleroObjects(t *testing.T, crds []byte, s *velerotest.Store) []*unstructured.Unstructured {
 	t.Helper()
 	objs := decodeYAML(t, crds)
-	objs = append(objs, decodeYAML(t, []byte(fmt.Sprintf(`
-apiVersion: v1
-kind: Namespace
-metadata: {name: velero}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: cloud-credentials, namespace: velero}
-stringData:
-  cloud: |
-%s
----
-apiVersion: velero.io/v1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: velero}
-spec:
-  provider: aws
-  default: true
-  objectStorage: {bucket: %s}
-  credential: {name: cloud-credentials, key: cloud}
-  config: {region: %s, s3ForcePathStyle: "true", s3Url: "%s"}
----
-apiVersion: velero.io/v1
-kind: Schedule
-metadata: {name: daily, namespace: velero}
-spec:
-  schedule: "0 3 * * *"
-  template:
-    includedNamespaces: [apps]
-    ttl: 720h
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: velero, namespace: velero}
-spec:
-  replicas: 1
-  selector: {matchLabels: {name: velero}}
-  template:
-    metadata: {labels: {name: velero}}
-    spec:
-      containers:
-        - {name: velero, image: "velero/velero:v1.18.3", args: [server]}
-`, indent(string(s.CloudCredentials()), "    "), s.Bucket, s.Region, s.URL)))...)
-	return objs
-}
-
-func indent(s, pre string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return pre + strings.Join(lines, "\n"+pre)
+	return append(objs, decodeYAML(t, []byte(s.Manifests()+"---\n"+s.CredentialsSecret()))...)
 }
 
 // appObjects: the workload that needs the restored Secrets.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -73,42 +72,9 @@ spec:
               dependsOn: [restore-state]
 `)
 	writeFile(t, filepath.Join(dir, "velero/crds.yaml"), string(crds))
-	writeFile(t, filepath.Join(dir, "velero/velero.yaml"), fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: velero}
----
-apiVersion: velero.io/v1
-kind: BackupStorageLocation
-metadata: {name: default, namespace: velero}
-spec:
-  provider: aws
-  default: true
-  objectStorage: {bucket: %s}
-  credential: {name: cloud-credentials, key: cloud}
-  config: {region: %s, s3ForcePathStyle: "true", s3Url: "%s"}
----
-apiVersion: velero.io/v1
-kind: Schedule
-metadata: {name: daily, namespace: velero}
-spec:
-  schedule: "0 3 * * *"
-  template: {includedNamespaces: [apps], ttl: 720h}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: velero, namespace: velero}
-spec:
-  replicas: 1
-  selector: {matchLabels: {name: velero}}
-  template:
-    metadata: {labels: {name: velero}}
-    spec:
-      containers:
-        - {name: velero, image: "velero/velero:v1.18.3", args: [server]}
-`, store.Bucket, store.Region, store.URL))
+	writeFile(t, filepath.Join(dir, "velero/velero.yaml"), store.Manifests())
 	creds := filepath.Join(dir, "velero/credentials.yaml")
-	writeFile(t, creds, "apiVersion: v1\nkind: Secret\nmetadata: {name: cloud-credentials, namespace: velero}\nstringData:\n  cloud: |\n    "+
-		strings.ReplaceAll(strings.TrimSpace(string(store.CloudCredentials())), "\n", "\n    ")+"\n")
+	writeFile(t, creds, store.CredentialsSecret())
 	if res := rk(t, t.TempDir(), nil, "secrets", "encrypt", creds, "--in-place", "--age", id.Recipient().String()); res.code != 0 {
 		t.Fatalf("encrypt the store's credentials: exit %d", res.code)
 	}

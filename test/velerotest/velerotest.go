@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +54,56 @@ type Store struct {
 // format that velero-plugin-for-aws reads (a Secret's "cloud" key).
 func (s *Store) CloudCredentials() []byte {
 	return []byte(fmt.Sprintf("[default]\naws_access_key_id=%s\naws_secret_access_key=%s\n", s.AccessKey, s.SecretKey))
+}
+
+// CredentialsSecret is the Secret cloud-credentials (namespace velero)
+// whose "cloud" key holds CloudCredentials, as YAML a blueprint would hold
+// (encrypted, in a real one).
+func (s *Store) CredentialsSecret() string {
+	return "apiVersion: v1\nkind: Secret\nmetadata: {name: cloud-credentials, namespace: velero}\nstringData:\n  cloud: |\n    " +
+		strings.ReplaceAll(strings.TrimSpace(string(s.CloudCredentials())), "\n", "\n    ") + "\n"
+}
+
+// Manifests are a blueprint's velero workload for this store, its CRDs and
+// credentials aside: the velero Namespace, the BackupStorageLocation
+// "default" on the store (its key from CredentialsSecret), a Schedule
+// "daily" of namespace apps, and Velero's Deployment (its pods are
+// simulated on kwok, but Velero's restore item actions read its image from
+// it, and fail a restore without it).
+func (s *Store) Manifests() string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: velero}
+---
+apiVersion: velero.io/v1
+kind: BackupStorageLocation
+metadata: {name: default, namespace: velero}
+spec:
+  provider: aws
+  default: true
+  objectStorage: {bucket: %s}
+  credential: {name: cloud-credentials, key: cloud}
+  config: {region: %s, s3ForcePathStyle: "true", s3Url: "%s"}
+---
+apiVersion: velero.io/v1
+kind: Schedule
+metadata: {name: daily, namespace: velero}
+spec:
+  schedule: "0 3 * * *"
+  template: {includedNamespaces: [apps], ttl: 720h}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: velero, namespace: velero}
+spec:
+  replicas: 1
+  selector: {matchLabels: {name: velero}}
+  template:
+    metadata: {labels: {name: velero}}
+    spec:
+      containers:
+        - {name: velero, image: "velero/velero:v1.18.3", args: [server]}
+`, s.Bucket, s.Region, s.URL)
 }
 
 func randomHex(n int) string {
