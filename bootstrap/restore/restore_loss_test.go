@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -143,8 +144,39 @@ func TestRestoreAfterClusterLoss(t *testing.T) {
 		t.Fatalf("want 'workload state ready' before 'workload app applied':\n%s", logs)
 	}
 
+	// 5b. Verify proves it against the backup's own contents (read
+	// through a real DownloadRequest), and names what is missing or
+	// different once the restored state is changed.
+	rcB := render(b.Name, velero, app, "fail")
+	cmps, diffs, err := apB.CompareRestores(ctx, rcB, nil)
+	if err != nil || len(cmps) != 1 || !cmps[0].OK() || cmps[0].Identical != 2 || cmps[0].Compared != 2 || len(diffs) != 0 {
+		t.Fatalf("compare with the backup right after the restore: err %v, %+v, differences %v; want the 2 Secrets identical", err, cmps, diffs)
+	}
+	t.Logf("restored state compared with backup %s: %s", backup.Name, verifyNote(cmps[0]))
+	pwLive := &corev1.Secret{}
+	if err := cb.Get(ctx, client.ObjectKey{Namespace: "apps", Name: "db-password"}, pwLive); err != nil {
+		t.Fatal(err)
+	}
+	pwLive.Data["password"] = []byte("changed-after-the-restore")
+	if err := cb.Update(ctx, pwLive); err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "sealed-secrets-key"}}); err != nil {
+		t.Fatal(err)
+	}
+	cmps, diffs, err = apB.CompareRestores(ctx, rcB, nil)
+	if err != nil || len(cmps) != 1 {
+		t.Fatalf("second comparison: %v %+v", err, cmps)
+	}
+	got := fmt.Sprint(diffs)
+	if cmps[0].OK() || len(diffs) != 2 || !strings.Contains(got, "Secret/apps/db-password") || !strings.Contains(got, "data.password") ||
+		!strings.Contains(got, "Secret/apps/sealed-secrets-key") || !strings.Contains(got, "missing after the restore") {
+		t.Fatalf("after changing one Secret and deleting the other: %+v\ndifferences %s; want both named", cmps[0], got)
+	}
+	outputs := map[string]string{"the comparison": got + fmt.Sprintf("%+v", cmps)}
+
 	// 6. No credential or restored value in any output.
-	outputs := map[string]string{"agent log (first cluster)": logA.text(), "agent log (new cluster)": logs}
+	outputs["agent log (first cluster)"], outputs["agent log (new cluster)"] = logA.text(), logs
 	for name, path := range map[string]string{"velero server log (first)": srvA.Log, "velero server log (new)": serverB.get().Log} {
 		raw, _ := os.ReadFile(path)
 		outputs[name] = string(raw)
@@ -156,6 +188,10 @@ func TestRestoreAfterClusterLoss(t *testing.T) {
 			}
 		}
 	}
+}
+
+func verifyNote(c restore.Comparison) string {
+	return fmt.Sprintf("%d compared, %d identical, %d held by Git, %d kept", c.Compared, c.Identical, c.HeldByGit, len(c.Kept))
 }
 
 func randBytes(t *testing.T, n int) []byte {
