@@ -51,6 +51,7 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 				cs.Ready = true
 				cs.Message = ready.Message
 				cs.HealthyAfter = time.Since(start)
+				cs.Restores = restoreSpans(s.Status.Restores, r.started)
 				if cs.AppliedAfter == 0 {
 					cs.AppliedAfter = cs.HealthyAfter
 				}
@@ -90,6 +91,20 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 		case <-time.After(replayPoll):
 		}
 	}
+}
+
+// restoreSpans are the Sync's restores that ran during this run (started
+// after it began): a re-run on a live cluster finds only older ones.
+func restoreSpans(rs []agent.RestoreStatus, since time.Time) []RestoreSpan {
+	var out []RestoreSpan
+	for _, x := range rs {
+		if x.Started.Time.Before(since) || x.Finished.Time.Before(x.Started.Time) {
+			continue
+		}
+		out = append(out, RestoreSpan{Workload: x.Workload, Backup: x.Backup, Items: x.Items, Skipped: x.Skipped,
+			Start: x.Started.Time, End: x.Finished.Time})
+	}
+	return out
 }
 
 func (r *run) applier(cs *ClusterSummary) (*agent.Applier, error) {

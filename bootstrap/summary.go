@@ -40,11 +40,26 @@ type ClusterSummary struct {
 	// the commit, from the start of the replay step.
 	Agent       string        `json:"agent,omitempty"`
 	SourceAfter time.Duration `json:"sourceAfter,omitempty"`
+	// Restores are the restore workloads this run's replay ran, with when
+	// each began and ended (as the agent recorded them in its Sync).
+	Restores []RestoreSpan `json:"restores,omitempty"`
 	// Steps are the cluster's own pipeline (clusters, secrets, agent,
 	// replay, verify) as this run ran them.
 	Steps []StepSummary `json:"steps,omitempty"`
 	// Error says why the cluster's pipeline failed; empty when it is up.
 	Error string `json:"error,omitempty"`
+}
+
+// RestoreSpan is one restore workload's part of a replay: from the start of
+// its apply (the wait for Velero's backups to sync included) until its
+// Restore ended.
+type RestoreSpan struct {
+	Workload string    `json:"workload"`
+	Backup   string    `json:"backup,omitempty"`
+	Items    int       `json:"items,omitempty"`
+	Skipped  bool      `json:"skipped,omitempty"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
 }
 
 // WorkloadPlan is a workload as rendered (for --dry-run).

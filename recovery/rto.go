@@ -23,6 +23,7 @@ const (
 	PhasePreflight = "preflight"
 	PhaseAgent     = "agent"
 	PhaseReplay    = "replay"
+	PhaseRestore   = "restore"
 	PhaseHealthy   = "healthy"
 	PhaseVerify    = "verify"
 	PhaseReport    = "report"
@@ -117,12 +118,8 @@ func phases(sum *bootstrap.Summary, start time.Time, total time.Duration) ([]Pha
 				l.Phases = append(l.Phases, Phase{Name: PhaseWait, Start: sharedEnd, Duration: ph.Start - sharedEnd, Status: bootstrap.StatusDone,
 					Detail: "behind the clusters it needs or an apply slot"})
 			}
-			if name == PhaseReplay && cs.AppliedAfter > 0 && cs.AppliedAfter < ph.Duration {
-				healthy := ph
-				ph.Duration, ph.Detail = cs.AppliedAfter, "until every object was applied"
-				healthy.Name, healthy.Start, healthy.Duration = PhaseHealthy, ph.Start+ph.Duration, healthy.Duration-ph.Duration
-				healthy.Detail = "until every object was healthy"
-				l.Phases = append(l.Phases, ph, healthy)
+			if name == PhaseReplay {
+				l.Phases = append(l.Phases, replayPhases(ph, cs, start)...)
 				continue
 			}
 			l.Phases = append(l.Phases, ph)

@@ -70,6 +70,22 @@ type SyncStatus struct {
 	Failed              []FailedObject     `json:"failed,omitempty"`
 	LastSyncTime        *metav1.Time       `json:"lastSyncTime,omitempty"`
 	Duration            string             `json:"duration,omitempty"`
+	// Restores are the restore workloads' last Restores (or skips), with
+	// when each started and ended: a run's replay reads them to time its
+	// restore phase. A later pass that finds the Restore done keeps them.
+	Restores []RestoreStatus `json:"restores,omitempty"`
+}
+
+// RestoreStatus is one restore workload's Restore, as the pass that ran it saw it.
+type RestoreStatus struct {
+	Workload string           `json:"workload"`
+	Restore  string           `json:"restore,omitempty"`
+	Backup   string           `json:"backup,omitempty"`
+	Phase    string           `json:"phase,omitempty"`
+	Items    int              `json:"items,omitempty"`
+	Skipped  bool             `json:"skipped,omitempty"`
+	Started  metav1.MicroTime `json:"started"`
+	Finished metav1.MicroTime `json:"finished"`
 }
 
 // Sync is the typed form of the Sync custom resource.
@@ -221,6 +237,7 @@ func (a *Applier) recordResult(ctx context.Context, environment string, res *Res
 		st.Drifted = refStrings(res.Drifted)
 		st.Pruned = refStrings(res.Pruned)
 		st.Failed = truncateFailed(res.Failed, 50)
+		st.Restores = restoreStatuses(st.Restores, res.Workloads)
 		if syncErr == nil {
 			st.LastAppliedCommit = res.Commit
 			msg := fmt.Sprintf("applied %d objects, %d healthy", res.Applied, res.Healthy)

@@ -41,6 +41,11 @@ type Outcome struct {
 	// Earlier: the Restore (or the skip) was done by an earlier pass on
 	// this cluster; a restore runs once per cluster life.
 	Earlier bool `json:"earlier,omitempty"`
+	// Started and Finished bound the workload: from the start of its apply
+	// (the wait for Velero's backups to sync included) until its Restore
+	// ended (or the skip); Finished is zero while it runs or when it failed.
+	Started  time.Time `json:"started,omitempty"`
+	Finished time.Time `json:"finished,omitempty"`
 }
 
 // Runner creates and waits for one cluster's Restores.
