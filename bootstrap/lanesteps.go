@@ -130,6 +130,10 @@ func (r *run) verifyCluster(ctx context.Context, l *lane) (string, bool, error) 
 	if err != nil {
 		return "", false, err
 	}
+	restored, err := r.compareRestores(ctx, l, rc, ap, res)
+	if err != nil {
+		return "", false, err
+	}
 	var diffs []string
 	for _, d := range res.Differences {
 		diffs = append(diffs, d.String())
@@ -140,7 +144,7 @@ func (r *run) verifyCluster(ctx context.Context, l *lane) (string, bool, error) 
 	if len(diffs) > 0 {
 		return "", false, fmt.Errorf("live state differs from Git in %d place(s): %s", len(diffs), summarizeList(diffs, 10))
 	}
-	return fmt.Sprintf("%d object(s) present, matching Git and healthy (%s)", res.Desired, res.Duration.Round(time.Millisecond)), false, nil
+	return fmt.Sprintf("%d object(s) present, matching Git and healthy%s (%s)", res.Desired, restored, res.Duration.Round(time.Millisecond)), false, nil
 }
 
 func summarizeList(items []string, n int) string {

@@ -188,7 +188,7 @@ func (drill *DrillReport) check(ctx context.Context, opts bootstrap.Options, sum
 	if sum != nil {
 		commit = sum.Commit
 	}
-	rep, err := Verify(ctx, opts, commit)
+	rep, err := Verify(ctx, opts, VerifyOptions{Commit: commit, AgainstBackup: true})
 	if err != nil {
 		return "", err
 	}

@@ -56,14 +56,27 @@ func (r *VerifyReport) Err() error {
 	return &DiffError{Differences: r.Differences()}
 }
 
-// Verify compares the environment's clusters with the blueprint at commit
+// VerifyOptions say what Verify compares with.
+type VerifyOptions struct {
+	// Commit is the blueprint commit (empty: the commit the environment's
+	// last run recorded).
+	Commit string
+	// AgainstBackup also compares what each restore workload brought back
+	// with its backup's contents (agent.Applier.CompareRestores): right
+	// after a recovery, as a drill does. Later the cluster's state may
+	// rightly have moved on from the backup.
+	AgainstBackup bool
+}
+
+// Verify compares the environment's clusters with the blueprint at o.Commit
 // (empty: the commit its last run recorded): every rendered object present,
 // its fields managed by Git equal to Git, healthy; Helm releases deployed at
 // the rendered chart version. A Git blueprint is fetched at that commit; a
 // directory is used as it is. A cluster that is missing or does not answer
 // is a difference, not an error. It changes nothing.
-func Verify(ctx context.Context, opts bootstrap.Options, commit string) (*VerifyReport, error) {
+func Verify(ctx context.Context, opts bootstrap.Options, o VerifyOptions) (*VerifyReport, error) {
 	start := time.Now()
+	commit := o.Commit
 	ec, err := bootstrap.Environment(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -98,7 +111,7 @@ func Verify(ctx context.Context, opts bootstrap.Options, commit string) (*Verify
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rep.Clusters[i], objects[i], errs[i] = verifyCluster(ctx, ec, c, noOutputs)
+			rep.Clusters[i], objects[i], errs[i] = verifyCluster(ctx, ec, c, noOutputs, o.AgainstBackup)
 		}()
 	}
 	wg.Wait()
@@ -121,7 +134,7 @@ func Verify(ctx context.Context, opts bootstrap.Options, commit string) (*Verify
 // verifyCluster renders one cluster and compares it with the live one, and
 // lists its objects with what was found for each. Only a broken render (when
 // the infra outputs are there) or a cancelled context is an error.
-func verifyCluster(ctx context.Context, ec *bootstrap.EnvContext, c bootstrap.EnvCluster, noOutputs bool) (agent.VerifyResult, []ObjectResult, error) {
+func verifyCluster(ctx context.Context, ec *bootstrap.EnvContext, c bootstrap.EnvCluster, noOutputs, againstBackup bool) (agent.VerifyResult, []ObjectResult, error) {
 	start := time.Now()
 	res := agent.VerifyResult{Cluster: c.Name}
 	unreachable := func(reason string) (agent.VerifyResult, []ObjectResult, error) {
@@ -172,6 +185,13 @@ func verifyCluster(ctx context.Context, ec *bootstrap.EnvContext, c bootstrap.En
 			return res, nil, ctx.Err()
 		}
 		return unreachable("cluster not verified: " + err.Error())
+	}
+	if againstBackup {
+		cmps, diffs, err := ap.CompareRestores(ctx, rc, nil)
+		if err != nil {
+			return res, nil, err
+		}
+		vr.Restores, vr.Differences = cmps, append(vr.Differences, diffs...)
 	}
 	namespaced := func(o *unstructured.Unstructured) bool {
 		ns, err := ap.Client().IsObjectNamespaced(o)

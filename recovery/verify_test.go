@@ -35,7 +35,7 @@ func TestVerifyNeverBootstrapped(t *testing.T) {
 		Env:      "dev",
 		StateDir: t.TempDir(),
 	}
-	rep, err := Verify(t.Context(), opts, "")
+	rep, err := Verify(t.Context(), opts, VerifyOptions{})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -129,7 +129,7 @@ data: {mode: prod}
 		t.Fatalf("sync: %v (%v)", err, res.Failed)
 	}
 
-	rep, err := Verify(ctx, opts, "")
+	rep, err := Verify(ctx, opts, VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ data: {mode: prod}
 	if err := ap.Client().Delete(ctx, cm); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = Verify(ctx, opts, "")
+	rep, err = Verify(ctx, opts, VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ data: {mode: prod}
 	if err := p.Delete(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = Verify(ctx, opts, "")
+	rep, err = Verify(ctx, opts, VerifyOptions{})
 	if err != nil {
 		t.Fatalf("a missing cluster must be a difference, not an error: %v", err)
 	}

@@ -3,9 +3,15 @@ package agent
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/bootstrap/restore"
 )
 
@@ -26,6 +32,31 @@ func restoreWarnings(ws []WorkloadResult) string {
 	return b.String()
 }
 
+// restoreStatuses merges a pass's restore outcomes into the Sync's: a
+// Restore this pass ran (and finished) replaces the workload's entry; one
+// an earlier pass did leaves the entry that timed it.
+func restoreStatuses(old []RestoreStatus, ws []WorkloadResult) []RestoreStatus {
+	out := append([]RestoreStatus(nil), old...)
+	for _, w := range ws {
+		o := w.Restore
+		if o == nil || o.Earlier || o.Finished.IsZero() {
+			continue
+		}
+		rs := RestoreStatus{Workload: w.Name, Restore: o.Restore, Phase: o.Phase, Items: o.ItemsRestored, Skipped: o.Skipped,
+			Started: metav1.NewMicroTime(o.Started), Finished: metav1.NewMicroTime(o.Finished)}
+		if o.Backup != nil {
+			rs.Backup = o.Backup.Name
+		}
+		i := slices.IndexFunc(out, func(r RestoreStatus) bool { return r.Workload == w.Name })
+		if i < 0 {
+			out = append(out, rs)
+		} else {
+			out[i] = rs
+		}
+	}
+	return out
+}
+
 func (a *Applier) restoreRunner() *restore.Runner {
 	return &restore.Runner{Client: a.client, Log: a.opts.Log, Interval: min(a.opts.WaitInterval, 500*time.Millisecond)}
 }
@@ -42,6 +73,7 @@ func (a *Applier) applyRestore(ctx context.Context, p *workloadPlan, run *worklo
 		}
 	}
 	out, err := a.restoreRunner().Start(ctx, p.w.Name, p.w.Restore)
+	out.Started = t
 	run.result.Restore = out
 	if err != nil {
 		return err
@@ -71,6 +103,7 @@ func (a *Applier) waitRestore(ctx context.Context, p *workloadPlan, run *workloa
 		return err
 	}
 	run.result.Ready = time.Since(started)
+	out.Finished = time.Now()
 	switch {
 	case out.Skipped:
 		a.opts.Log("workload %s ready: restore skipped (no backup)", p.w.Name)
@@ -84,4 +117,48 @@ func (a *Applier) waitRestore(ctx context.Context, p *workloadPlan, run *workloa
 			out.ItemsRestored, out.Backup.Name, run.result.Waiting.Round(time.Millisecond))
 	}
 	return nil
+}
+
+// CompareRestores compares what each restore workload of rc brought back
+// with its backup's contents (restore.Runner.Compare), for the workloads
+// that want says (nil: all). Objects the render declares are left to
+// Verify: Git's copy wins over the backup's. Each comparison's failures
+// come back as Differences of its workload.
+func (a *Applier) CompareRestores(ctx context.Context, rc *blueprints.RenderedCluster, want func(workload string) bool) ([]restore.Comparison, []Difference, error) {
+	plans, err := a.plan(rc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("compare restores: %w", err)
+	}
+	declared := map[string]bool{}
+	key := func(gk schema.GroupKind, ns, name string) string { return gk.String() + "/" + ns + "/" + name }
+	for _, p := range plans {
+		objs := append(append([]*unstructured.Unstructured(nil), p.defs...), p.rest...)
+		if p.w.Helm != nil {
+			objs = a.helmObjects(rc.Cluster, p.w)
+		}
+		for _, o := range objs {
+			declared[key(o.GroupVersionKind().GroupKind(), o.GetNamespace(), o.GetName())] = true
+		}
+	}
+	git := func(gk schema.GroupKind, ns, name string) bool { return declared[key(gk, ns, name)] }
+	var cmps []restore.Comparison
+	var diffs []Difference
+	for _, p := range plans {
+		if p.w.Restore == nil || (want != nil && !want(p.w.Name)) {
+			continue
+		}
+		c, err := a.restoreRunner().Compare(ctx, p.w.Name, p.w.Restore, git)
+		if err != nil {
+			return cmps, diffs, err
+		}
+		cmps = append(cmps, *c)
+		for _, pr := range c.Problems() {
+			obj, reason, ok := strings.Cut(pr, ": ")
+			if !ok || c.Problem != "" && pr == c.Problem {
+				obj, reason = "", pr
+			}
+			diffs = append(diffs, Difference{Workload: p.w.Name, Object: obj, Reason: reason})
+		}
+	}
+	return cmps, diffs, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/fluxcd/pkg/ssa/utils"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap/restore"
 )
 
 // VerifyResult compares one cluster with its render.
@@ -40,8 +41,11 @@ type VerifyResult struct {
 	Matching int `json:"matching"`
 	Healthy  int `json:"healthy"`
 	// Differences say what is wrong, object by object, in render order.
-	Differences []Difference  `json:"differences,omitempty"`
-	Duration    time.Duration `json:"duration"`
+	Differences []Difference `json:"differences,omitempty"`
+	// Restores compare what restore workloads brought back with their
+	// backups, when asked (CompareRestores); their failures are Differences.
+	Restores []restore.Comparison `json:"restores,omitempty"`
+	Duration time.Duration        `json:"duration"`
 }
 
 // OK reports whether the cluster holds exactly what Git says, healthy.

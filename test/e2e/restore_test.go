@@ -158,6 +158,49 @@ spec:
 		t.Fatalf("recover: exit %d\n%s\n%s\n%s", res.code, res.stderr, agentLog(t, state), veleroLog(t, state))
 	}
 	t.Logf("recover with restore: %s", time.Since(t0).Round(time.Millisecond))
+	// The restore is its own RTO phase, and the verify step compared what
+	// came back with the backup's contents.
+	var rec struct {
+		Summary struct {
+			Clusters []struct {
+				Steps []struct{ Name, Detail string } `json:"steps"`
+			} `json:"clusters"`
+		} `json:"summary"`
+		RTO struct {
+			Total  time.Duration `json:"total"`
+			Phases []struct {
+				Name     string        `json:"name"`
+				Duration time.Duration `json:"duration"`
+				Detail   string        `json:"detail"`
+			} `json:"phases"`
+		} `json:"rto"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &rec); err != nil {
+		t.Fatalf("recover -o json: %v\n%s", err, res.stdout)
+	}
+	var sum, restoreTook time.Duration
+	for _, ph := range rec.RTO.Phases {
+		sum += ph.Duration
+		if ph.Name == "restore" {
+			restoreTook += ph.Duration
+			if !strings.Contains(ph.Detail, "from backup "+backup.Name) {
+				t.Errorf("restore phase detail %q, want the backup %s named", ph.Detail, backup.Name)
+			}
+		}
+	}
+	if restoreTook <= 0 || sum != rec.RTO.Total {
+		t.Errorf("RTO %s: restore phase %s, phases add up to %s; want a restore phase and phases that add up", rec.RTO.Total, restoreTook, sum)
+	}
+	t.Logf("RTO %s, of which restore %s", rec.RTO.Total.Round(time.Millisecond), restoreTook.Round(time.Millisecond))
+	verified := ""
+	for _, st := range rec.Summary.Clusters[0].Steps {
+		if st.Name == "verify" {
+			verified = st.Detail
+		}
+	}
+	if !strings.Contains(verified, "restored state: 2 object(s) identical to backup "+backup.Name) {
+		t.Errorf("verify step %q, want the 2 restored Secrets compared with backup %s", verified, backup.Name)
+	}
 	c = ctrlClient(t, kubeconfig)
 	rv := func(o client.Object) int {
 		t.Helper()
@@ -197,6 +240,11 @@ spec:
 	}
 	var drill struct {
 		Phases []struct{ Name, Status, Detail string } `json:"phases"`
+		Verify struct {
+			Clusters []struct {
+				Restores []restore.Comparison `json:"restores"`
+			} `json:"clusters"`
+		} `json:"verify"`
 	}
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(reports, "drill.json"))), &drill); err != nil {
 		t.Fatal(err)
@@ -211,13 +259,29 @@ spec:
 	if got := strings.Join(order, ","); !strings.Contains(got, "baseline,backup,lose,recover") {
 		t.Errorf("drill phases %s, want backup between baseline and lose", got)
 	}
+	if cl := drill.Verify.Clusters; len(cl) != 1 || len(cl[0].Restores) != 1 || !cl[0].Restores[0].OK() || cl[0].Restores[0].Identical != 2 {
+		t.Errorf("the drill's verify did not compare the 2 restored Secrets with the fresh backup: %+v", drill.Verify)
+	}
 	c = ctrlClient(t, kubeconfig)
 	if rv(pw); string(pw.Data["password"]) != rotated {
 		t.Error("after drill --backup the password is not the one the fresh backup held")
 	}
 	outputs = append(outputs, readFile(t, filepath.Join(reports, "drill.json")))
 
-	// 7. Nothing secret in any output.
+	// 7. verify --against-backup names a restored Secret changed since.
+	pw.Data["password"] = []byte("changed-after-the-drill")
+	if err := c.Update(ctx, pw); err != nil {
+		t.Fatal(err)
+	}
+	if res = run("verify", "-b", dir, "--env", "dev"); res.code != 0 {
+		t.Fatalf("verify (Git only) after a state change: exit %d, want 0\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = run("verify", "-b", dir, "--env", "dev", "--against-backup")
+	if res.code != 1 || !strings.Contains(res.stdout, "Secret/apps/db-password: restored by Velero but data.password differ(s) from backup") {
+		t.Fatalf("verify --against-backup: exit %d, want 1 naming the changed Secret\n%s%s", res.code, res.stdout, res.stderr)
+	}
+
+	// 8. Nothing secret in any output.
 	outputs = append(outputs, agentLog(t, state), veleroLog(t, state))
 	for i, out := range outputs {
 		for what, v := range map[string]string{"the store's secret key": store.SecretKey, "the password": string(password), "the rotated password": rotated, "the key": string(key[28:80])} {

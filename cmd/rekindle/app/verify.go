@@ -6,12 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekindle-dev/rekindle/bootstrap"
 	"github.com/rekindle-dev/rekindle/recovery"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
 	var p pipelineFlags
 	var commit string
+	var againstBackup bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Compare every cluster of an environment with Git; exit 1 on any difference",
@@ -23,7 +25,12 @@ func newVerifyCmd(g *globals) *cobra.Command {
             the agent's field manager would change nothing)
   healthy   the object is Current (kstatus: Deployments available, ...)
 
-Helm releases must be deployed at the rendered chart version. A cluster
+Helm releases must be deployed at the rendered chart version. With
+--against-backup, each restore workload's Restore is also compared with
+its Velero backup's contents: every object it covers present, and each one
+Velero restored with the backup's data and spec (compared by digest; no
+value is printed). recover and drill do this right after they restore; a
+cluster that has lived since may rightly differ from its backup. A cluster
 that is missing or does not answer is a difference. A Git blueprint is
 fetched at the commit; a directory is read as it is. Nothing is changed.
 
@@ -37,7 +44,7 @@ report as one JSON object. Exit 1 when anything differs, 0 when all match.`,
 			if err != nil {
 				return err
 			}
-			rep, err := recovery.Verify(cmd.Context(), opts, commit)
+			rep, err := recovery.Verify(cmd.Context(), opts, recovery.VerifyOptions{Commit: commit, AgainstBackup: againstBackup})
 			if err != nil {
 				return classify(err)
 			}
@@ -62,6 +69,7 @@ report as one JSON object. Exit 1 when anything differs, 0 when all match.`,
 	}
 	p.sourceFlags.add(cmd, false)
 	f := cmd.Flags()
+	f.BoolVar(&againstBackup, "against-backup", false, "also compare what restore workloads brought back with their Velero backups' contents")
 	f.StringVar(&commit, "commit", "", "compare with the blueprint at this commit (default: the commit of the environment's last run)")
 	f.StringVar(&p.terraform, "terraform", "", "terraform binary, to read the infra outputs (default: terraform on PATH)")
 	f.StringVar(&p.toolsDir, "tools-dir", "", "directory of the kwok cluster binaries (default: REKINDLE_TOOLS_DIR or ~/.cache/rekindle/tools/<version>/bin)")
@@ -85,6 +93,11 @@ func printVerify(g *globals, rep *recovery.VerifyReport) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", c.Cluster, c.Desired, c.Present, c.Matching, c.Healthy)
 	}
 	tw.Flush()
+	for _, c := range rep.Clusters {
+		if len(c.Restores) > 0 {
+			fmt.Fprintf(w, "%s: %s\n", c.Cluster, bootstrap.RestoredNote(c.Restores))
+		}
+	}
 	diffs := rep.Differences()
 	if len(diffs) == 0 {
 		fmt.Fprintln(w, "\nevery object is present, matches Git and is healthy")
