@@ -189,6 +189,15 @@ func (r *run) infra(ctx context.Context, sum *Summary) (string, bool, error) {
 		}
 		return "plan: " + plan.Summary, false, nil
 	}
+	// Nothing to change (outputs included): apply would only run the plan
+	// again, which is most of a recovery's Terraform time. The outputs are
+	// read from the state as they are.
+	if !plan.HasChanges {
+		if out, err := tf.Outputs(ctx); err == nil {
+			r.setOutputs(out)
+			return fmt.Sprintf("up to date (%s); outputs read from state: %s", plan.Summary, outputNames(out)), false, nil
+		}
+	}
 	out, err := tf.Apply(ctx)
 	if err != nil {
 		return "", false, err
