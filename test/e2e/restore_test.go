@@ -160,24 +160,27 @@ spec:
 	t.Logf("recover with restore: %s", time.Since(t0).Round(time.Millisecond))
 	// The restore is its own RTO phase, and the verify step compared what
 	// came back with the backup's contents.
-	var rec struct {
-		Summary struct {
-			Clusters []struct {
-				Steps []struct{ Name, Detail string } `json:"steps"`
-			} `json:"clusters"`
-		} `json:"summary"`
-		RTO struct {
-			Total  time.Duration `json:"total"`
-			Phases []struct {
-				Name     string        `json:"name"`
-				Duration time.Duration `json:"duration"`
-				Detail   string        `json:"detail"`
-			} `json:"phases"`
-		} `json:"rto"`
+	var out struct {
+		Result struct {
+			Summary struct {
+				Clusters []struct {
+					Steps []struct{ Name, Detail string } `json:"steps"`
+				} `json:"clusters"`
+			} `json:"summary"`
+			RTO struct {
+				Total  time.Duration `json:"total"`
+				Phases []struct {
+					Name     string        `json:"name"`
+					Duration time.Duration `json:"duration"`
+					Detail   string        `json:"detail"`
+				} `json:"phases"`
+			} `json:"rto"`
+		} `json:"result"`
 	}
-	if err := json.Unmarshal([]byte(res.stdout), &rec); err != nil {
-		t.Fatalf("recover -o json: %v\n%s", err, res.stdout)
+	if err := json.Unmarshal([]byte(res.stdout), &out); err != nil || len(out.Result.Summary.Clusters) != 1 {
+		t.Fatalf("recover -o json (err %v): want one recovery result with one cluster\n%s", err, res.stdout)
 	}
+	rec := out.Result
 	var sum, restoreTook time.Duration
 	for _, ph := range rec.RTO.Phases {
 		sum += ph.Duration
