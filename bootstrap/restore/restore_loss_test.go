@@ -51,7 +51,7 @@ func TestRestoreAfterClusterLoss(t *testing.T) {
 	}
 	res, err := apA.Sync(ctx, render(a.Name, velero, app, "fail"), agent.SyncOptions{})
 	if err == nil || !strings.Contains(res.Workloads[1].Error, "no backup to restore") {
-		t.Fatalf("whenNoBackup fail on an empty bucket: err %v, state workload %+v; want it failed with no backup\n%s", err, res.Workloads, logA.text())
+		t.Fatalf("whenNoBackup fail on an empty bucket: err %v, state workload %+v; want it failed with no backup\n%s\nvelero server:\n%s", err, res.Workloads, logA.text(), serverA.tail())
 	}
 	if got := (&metav1.PartialObjectMetadata{}); true {
 		got.SetGroupVersionKind(appObjects(t)[0].GroupVersionKind())

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,14 +43,41 @@ func needKind(t *testing.T) {
 // its URL.
 func kindExample(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("docker", "network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}").Output()
-	gw := strings.Fields(string(out))
-	if err != nil || len(gw) == 0 {
-		t.Fatalf("the Docker bridge's gateway: %v %q", err, out)
-	}
 	base := t.TempDir()
 	blueprintRepo(t, base, "kind", "../../blueprints/examples/kind")
-	return gitserver.NewDaemonOn(t, base, gw[0]) + "/org/kind"
+	return gitserver.NewDaemonOn(t, base, dockerGateway(t)) + "/org/kind"
+}
+
+// dockerGateway is the host's address on Docker's default bridge. Docker
+// lists it in the network's IPAM config only when it was configured; a
+// bridge it set up itself (docker0, as on a fresh machine) has only its
+// subnet there, and the address is the bridge interface's own.
+func dockerGateway(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("docker", "network", "inspect", "bridge", "--format",
+		`{{range .IPAM.Config}}{{.Gateway}} {{end}}|{{index .Options "com.docker.network.bridge.name"}}`).Output()
+	if err != nil {
+		t.Fatalf("docker network inspect bridge: %v", err)
+	}
+	gws, name, _ := strings.Cut(strings.TrimSpace(string(out)), "|")
+	if gw := strings.Fields(gws); len(gw) > 0 {
+		return gw[0]
+	}
+	if name == "" {
+		name = "docker0"
+	}
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		t.Fatalf("the Docker bridge's gateway: not in its IPAM config, and its interface %s: %v", name, err)
+	}
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if ip, ok := a.(*net.IPNet); ok && ip.IP.To4() != nil {
+			return ip.IP.String()
+		}
+	}
+	t.Fatalf("the Docker bridge's gateway: interface %s has no IPv4 address (%v)", name, addrs)
+	return ""
 }
 
 // helloImage builds the example's HTTP server (static) into an image FROM
