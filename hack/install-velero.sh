@@ -37,7 +37,11 @@ die() { log "ERROR: $*"; exit 1; }
 MODV=$(awk '$1 == "github.com/vmware-tanzu/velero" { print $2; exit }' "${ROOT}/hack/tools/velero/go.mod")
 [[ "${MODV}" == "${VELERO_VERSION}" ]] || die "hack/tools/velero/go.mod pins velero ${MODV:-nothing}, this script ${VELERO_VERSION}: change both"
 
-KEY="velero-${VELERO_VERSION}_aws-${AWS_PLUGIN_VERSION}_versitygw-${VERSITYGW_VERSION}"
+# BUILD counts changes to how velero is built (below), so that a cache of an
+# older build is not used: b2 turns off controller-runtime's metrics
+# listener.
+BUILD=b2
+KEY="velero-${VELERO_VERSION}-${BUILD}_aws-${AWS_PLUGIN_VERSION}_versitygw-${VERSITYGW_VERSION}"
 DIR="${REKINDLE_VELERO_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/rekindle/${KEY}}"
 BIN="${DIR}/bin"
 WANT=("${BIN}/velero" "${BIN}/plugins/velero-plugin-for-aws" "${BIN}/versitygw")
@@ -101,10 +105,17 @@ go_install() {
   return "${rc}"
 }
 
+# Velero's controller manager also serves controller-runtime's metrics, on
+# :8080 of every interface, with no flag to move it (its own metrics are on
+# --metrics-address): a second velero server on the host (a second kwok
+# cluster's) or anything else on :8080 makes it exit ("bind: address already
+# in use"). "0" is controller-runtime's "no listener".
+NO_MANAGER_METRICS="-X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0"
+
 velero_build() {
   (cd "${ROOT}/hack/tools/velero" && GOWORK=off CGO_ENABLED=0 "${NICE[@]}" \
     go build -p "${PARALLEL}" -trimpath -o "${BIN}/velero.tmp" \
-    -ldflags "-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=${VELERO_VERSION}" \
+    -ldflags "-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=${VELERO_VERSION} ${NO_MANAGER_METRICS}" \
     github.com/vmware-tanzu/velero/cmd/velero)
 }
 

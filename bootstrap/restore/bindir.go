@@ -8,7 +8,7 @@ import (
 )
 
 // Versions are the pins of hack/install-velero.sh: its cache key.
-const Versions = "velero-v1.18.3_aws-v1.14.3_versitygw-v1.8.0"
+const Versions = "velero-v1.18.3-b2_aws-v1.14.3_versitygw-v1.8.0"
 
 // binaries are what a host Velero needs (versitygw is for tests only).
 var binaries = []string{"velero", "plugins/velero-plugin-for-aws"}
