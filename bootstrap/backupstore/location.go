@@ -75,11 +75,14 @@ func Locations(rc *blueprints.RenderedCluster, ns string) []Location {
 }
 
 func locationOf(o *unstructured.Unstructured) Location {
-	str := func(f ...string) string { s, _, _ := unstructured.NestedFieldNoCopy(o.Object, f...); return fmt.Sprint(orEmpty(s)) }
+	str := func(f ...string) string {
+		s, _, _ := unstructured.NestedFieldNoCopy(o.Object, f...)
+		return fmt.Sprint(orEmpty(s))
+	}
 	l := Location{Namespace: o.GetNamespace(), Name: o.GetName(), Provider: str("spec", "provider"),
 		Bucket: str("spec", "objectStorage", "bucket"), Prefix: str("spec", "objectStorage", "prefix"),
 		URL: str("spec", "config", "s3Url"), Region: str("spec", "config", "region"),
-		profile: str("spec", "config", "profile"),
+		profile:  str("spec", "config", "profile"),
 		credName: str("spec", "credential", "name"), credKey: str("spec", "credential", "key")}
 	// Velero's config values are strings; a YAML true is tolerated too.
 	l.pathStyle, _ = strconv.ParseBool(str("spec", "config", "s3ForcePathStyle"))
