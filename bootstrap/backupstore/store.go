@@ -136,7 +136,7 @@ func (s *Store) Backup(ctx context.Context, name string) (*restore.Backup, error
 	if err := json.Unmarshal(data, &u.Object); err != nil {
 		return nil, fmt.Errorf("%s: %s is not a Backup object: %v", s.loc, key, err)
 	}
-	if u.GetKind() != "Backup" {
+	if k := u.GetKind(); k != "Backup" && k != "" {
 		return nil, fmt.Errorf("%s: %s holds a %q, not a Backup", s.loc, key, u.GetKind())
 	}
 	b := restore.BackupOf(u)
