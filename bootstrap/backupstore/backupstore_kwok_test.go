@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +41,18 @@ func decode(t *testing.T, b []byte) []*unstructured.Unstructured {
 			}
 			t.Fatal(err)
 		}
-		if len(u.Object) > 0 {
+		switch {
+		case len(u.Object) == 0:
+		case u.IsList():
+			// velero install --crds-only -o yaml prints a v1 List.
+			l, err := u.ToList()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range l.Items {
+				out = append(out, &l.Items[i])
+			}
+		default:
 			out = append(out, u)
 		}
 	}
@@ -110,7 +123,8 @@ func TestPlanReadsARealBackupFromTheBucket(t *testing.T) {
 	p := plans[0]
 	if p.Backup == nil || p.Warning != "" || p.Backup.Name != backup.Name || p.Backup.Items != backup.Items || p.Backup.Items < 2 ||
 		!p.Backup.Completed.Equal(backup.Completed) || p.Backup.Schedule != "daily" || p.From == nil || p.From.Prefix != "fleet/apps" {
-		t.Fatalf("plan %+v (backup %+v), want %s with %d items", p, p.Backup, backup.Name, backup.Items)
+		raw, _ := os.ReadFile(filepath.Join(store.Dir, store.Bucket, "fleet/apps/backups", backup.Name, "velero-backup.json"))
+		t.Fatalf("plan %+v (backup %+v), want %s with %d items; the bucket's velero-backup.json:\n%s", p, p.Backup, backup.Name, backup.Items, raw)
 	}
 	if !strings.Contains(p.String(), "from BackupStorageLocation velero/default (s3://"+store.Bucket+"/fleet/apps at "+store.URL+")") {
 		t.Fatalf("line %q", p)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/rekindle-dev/rekindle/bootstrap/restore"
 )
@@ -132,8 +132,10 @@ func (s *Store) Backup(ctx context.Context, name string) (*restore.Backup, error
 	if err != nil {
 		return nil, fmt.Errorf("%s: read %s: %s", s.loc, key, scrub(err, s.creds))
 	}
+	// apimachinery's json turns whole numbers into int64, as a cluster's
+	// objects hold them (encoding/json's float64 would read 0 items).
 	u := &unstructured.Unstructured{}
-	if err := json.Unmarshal(data, &u.Object); err != nil {
+	if err := utiljson.Unmarshal(data, &u.Object); err != nil {
 		return nil, fmt.Errorf("%s: %s is not a Backup object: %v", s.loc, key, err)
 	}
 	if k := u.GetKind(); k != "Backup" && k != "" {
