@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap/backupstore"
 	"github.com/rekindle-dev/rekindle/providers/infra"
 	"github.com/rekindle-dev/rekindle/providers/infra/terraform"
 	"github.com/rekindle-dev/rekindle/providers/sops"
@@ -53,8 +54,15 @@ func (r *run) validate(ctx context.Context, sum *Summary) (string, bool, error) 
 		objects += len(rc.AllObjects())
 		if r.opts.DryRun {
 			cs := ClusterSummary{Name: c.Name, Provider: c.Provider, Desired: len(rc.AllObjects())}
+			restores := backupstore.Plan(ctx, rc, backupstore.Options{})
 			for _, w := range rc.Workloads {
-				cs.Workloads = append(cs.Workloads, workloadPlan(w))
+				wp := workloadPlan(w)
+				for i := range restores {
+					if restores[i].Workload == w.Name {
+						wp.Restore = &restores[i]
+					}
+				}
+				cs.Workloads = append(cs.Workloads, wp)
 			}
 			sum.Clusters = append(sum.Clusters, cs)
 		}

@@ -1,6 +1,10 @@
 package bootstrap
 
-import "time"
+import (
+	"time"
+
+	"github.com/rekindle-dev/rekindle/bootstrap/backupstore"
+)
 
 // Summary is what a pipeline run did.
 type Summary struct {
@@ -68,6 +72,9 @@ type WorkloadPlan struct {
 	Source  string         `json:"source"`
 	Objects int            `json:"objects"`
 	Kinds   map[string]int `json:"kinds"`
+	// Restore is, for a restore workload, the backup it would restore (read
+	// from the object store), or why there is none or it could not be told.
+	Restore *backupstore.RestorePlan `json:"restore,omitempty"`
 }
 
 // StepSummary is one step of the run.

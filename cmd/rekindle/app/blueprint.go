@@ -14,6 +14,7 @@ import (
 
 	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/bootstrap"
+	"github.com/rekindle-dev/rekindle/bootstrap/backupstore"
 	"github.com/rekindle-dev/rekindle/providers/sops"
 )
 
@@ -144,9 +145,15 @@ func newBlueprintPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Which backup each restore workload would restore, read from
+			// the object store (the cluster is usually gone when it matters).
+			restores := make([][]backupstore.RestorePlan, len(rcs))
+			for i, rc := range rcs {
+				restores[i] = backupstore.Plan(cmd.Context(), rc, backupstore.Options{})
+			}
 			if g.output == "json" {
-				for _, rc := range rcs {
-					if err := writeJSON(g.streams.Out, planJSON(rc)); err != nil {
+				for i, rc := range rcs {
+					if err := writeJSON(g.streams.Out, planJSON(rc, restores[i])); err != nil {
 						return err
 					}
 				}
@@ -166,7 +173,13 @@ func newBlueprintPlanCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", rc.Cluster, w.Name, sourceNote(w), dash(strings.Join(w.DependsOn, ",")), len(w.Objects), kindCounts(w.Objects))
 				}
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for i, rc := range rcs {
+				printRestorePlans(g, rc.Cluster, restores[i])
+			}
+			return nil
 		},
 	}
 	src.add(cmd, true)
@@ -297,7 +310,7 @@ func kindCounts(objs []*unstructured.Unstructured) string {
 	return strings.Join(parts, " ")
 }
 
-func planJSON(rc *blueprints.RenderedCluster) map[string]any {
+func planJSON(rc *blueprints.RenderedCluster, restores []backupstore.RestorePlan) map[string]any {
 	var ws []map[string]any
 	for _, w := range rc.Workloads {
 		counts := map[string]int{}
@@ -305,6 +318,11 @@ func planJSON(rc *blueprints.RenderedCluster) map[string]any {
 			counts[o.GetKind()]++
 		}
 		m := map[string]any{"name": w.Name, "source": w.Source, "dependsOn": w.DependsOn, "objects": len(w.Objects), "kinds": counts}
+		for i := range restores {
+			if restores[i].Workload == w.Name {
+				m["restore"] = restores[i]
+			}
+		}
 		if w.Helm != nil {
 			m["chart"] = map[string]string{"name": w.Helm.ChartName, "version": w.Helm.ChartVersion, "repo": w.Helm.Repo, "digest": w.Helm.Digest}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekindle-dev/rekindle/bootstrap"
+	"github.com/rekindle-dev/rekindle/bootstrap/backupstore"
 )
 
 // pipelineFlags are the flags of every command that runs the pipeline.
@@ -203,6 +204,15 @@ func printSummary(g *globals, sum *bootstrap.Summary) {
 			}
 		}
 		tw.Flush()
+		for _, c := range sum.Clusters {
+			var plans []backupstore.RestorePlan
+			for _, wl := range c.Workloads {
+				if wl.Restore != nil {
+					plans = append(plans, *wl.Restore)
+				}
+			}
+			printRestorePlans(g, c.Name, plans)
+		}
 		return
 	}
 	fmt.Fprintln(tw, "CLUSTER\tPROVIDER\tRESULT\tAPI SERVER\tOBJECTS\tHEALTHY\tKUBECONFIG")
