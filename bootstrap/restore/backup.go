@@ -12,9 +12,15 @@ import (
 // BackupNow takes a backup through schedule, as `velero backup create
 // --from-schedule` does: a Backup with the schedule's template as its spec
 // and the velero.io/schedule-name label, so that it counts as the
-// schedule's latest. It waits until Velero ends it and returns it; a phase
+// schedule's latest. It first waits for Velero's locations to be Available,
+// then until Velero ends the backup and returns it; a phase
 // other than Completed is an error that names Velero's counts.
 func (r *Runner) BackupNow(ctx context.Context, ns, schedule string) (*Backup, error) {
+	// A Backup created before its location is Available ends
+	// FailedValidation at once: on a server just started, wait for it.
+	if err := r.waitSynced(ctx, ns, false); err != nil {
+		return nil, fmt.Errorf("back up through schedule %s/%s: %w", ns, schedule, err)
+	}
 	s := &unstructured.Unstructured{}
 	s.SetGroupVersionKind(ScheduleGVK)
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: schedule}, s); err != nil {

@@ -96,7 +96,7 @@ func (r *Runner) Start(ctx context.Context, workload string, spec *blueprints.Re
 	if earlier, err := r.earlier(ctx, ns, workload, out); err != nil || earlier {
 		return out, err
 	}
-	if err := r.waitSynced(ctx, ns); err != nil {
+	if err := r.waitSynced(ctx, ns, true); err != nil {
 		return out, err
 	}
 	b, err := r.find(ctx, spec)
@@ -211,11 +211,12 @@ func (r *Runner) find(ctx context.Context, spec *blueprints.RestoreWorkload) (*B
 	return b, nil
 }
 
-// waitSynced polls until locationsSynced holds, or ctx ends (naming what is missing).
-func (r *Runner) waitSynced(ctx context.Context, ns string) error {
+// waitSynced polls until locationsSynced holds (with synced: the backups
+// read from the bucket too), or ctx ends (naming what is missing).
+func (r *Runner) waitSynced(ctx context.Context, ns string, synced bool) error {
 	last := ""
 	for {
-		ok, why, err := locationsSynced(ctx, r.Client, ns)
+		ok, why, err := locationsSynced(ctx, r.Client, ns, synced)
 		switch {
 		case err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) && !strings.Contains(err.Error(), "no matches for kind"):
 			return err

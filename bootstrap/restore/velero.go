@@ -122,7 +122,8 @@ func Named(ctx context.Context, c client.Reader, ns, name string) (*Backup, erro
 // (status.lastSyncedTime): until then, an empty list of Backups on a new
 // cluster means only that Velero has not read the bucket yet. It returns
 // what is still missing when not.
-func locationsSynced(ctx context.Context, c client.Reader, ns string) (bool, string, error) {
+// With synced false only Available is asked for (enough to take a backup).
+func locationsSynced(ctx context.Context, c client.Reader, ns string, synced bool) (bool, string, error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(LocationGVK.GroupVersion().WithKind("BackupStorageLocationList"))
 	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
@@ -140,7 +141,7 @@ func locationsSynced(ctx context.Context, c client.Reader, ns string) (bool, str
 			}
 			return false, fmt.Sprintf("BackupStorageLocation/%s/%s is %s %s", ns, l.GetName(), phase, msg), nil
 		}
-		if synced, _, _ := unstructured.NestedString(l.Object, "status", "lastSyncedTime"); synced == "" {
+		if last, _, _ := unstructured.NestedString(l.Object, "status", "lastSyncedTime"); synced && last == "" {
 			return false, fmt.Sprintf("BackupStorageLocation/%s/%s has not synced its backups yet", ns, l.GetName()), nil
 		}
 	}
