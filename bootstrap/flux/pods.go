@@ -165,4 +165,3 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
-
