@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -54,12 +55,7 @@ func WaitControllers(ctx context.Context, cfg *rest.Config, l *Layout, o Control
 	if err != nil {
 		return err
 	}
-	var deps []types.NamespacedName
-	for _, obj := range l.Components {
-		if obj.GetKind() == "Deployment" {
-			deps = append(deps, types.NamespacedName{Namespace: firstNonEmpty(obj.GetNamespace(), Namespace), Name: obj.GetName()})
-		}
-	}
+	deps := deployments(l)
 	stuckSince := map[string]time.Time{}
 	last := ""
 	for {
@@ -99,11 +95,43 @@ func WaitControllers(ctx context.Context, cfg *rest.Config, l *Layout, o Control
 	}
 }
 
+// ControllersNotAvailable lists the controllers' Deployments of the layout
+// that are not available now, each with what it waits for.
+func ControllersNotAvailable(ctx context.Context, cfg *rest.Config, l *Layout) ([]string, error) {
+	k, err := connect(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range deployments(l) {
+		state, _, err := k.controllerState(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		if state != "" {
+			out = append(out, state)
+		}
+	}
+	return out, nil
+}
+
+func deployments(l *Layout) []types.NamespacedName {
+	var deps []types.NamespacedName
+	for _, obj := range l.Components {
+		if obj.GetKind() == "Deployment" {
+			deps = append(deps, types.NamespacedName{Namespace: firstNonEmpty(obj.GetNamespace(), Namespace), Name: obj.GetName()})
+		}
+	}
+	return deps
+}
+
 // controllerState is "" when Deployment d is available at its latest
 // generation, else what it waits for; stuck says why a pod cannot start.
 func (k *kube) controllerState(ctx context.Context, d types.NamespacedName) (state, stuck string, err error) {
 	var dep appsv1.Deployment
-	if err := k.c.Get(ctx, d, &dep); err != nil {
+	if err := k.c.Get(ctx, d, &dep); apierrors.IsNotFound(err) {
+		return d.Name + " (missing)", "", nil
+	} else if err != nil {
 		return "", "", fmt.Errorf("read Deployment %s: %w", d, err)
 	}
 	want := int32(1)
