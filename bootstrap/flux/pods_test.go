@@ -32,15 +32,14 @@ func TestWaitControllersAndMissing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
+	if down, err := ControllersNotAvailable(ctx, kc.Config, layout); err != nil || len(down) != 3 {
+		t.Fatalf("before the install: %v not available (%v), want all three missing", down, err)
+	}
 	if err := Install(ctx, kc.Config, InstallOptions{Layout: layout, AgeKey: "AGE-SECRET-KEY-1TEST", Log: t.Logf}); err != nil {
 		t.Fatal(err)
 	}
-	var progress []string
 	start := time.Now()
-	err = WaitControllers(ctx, kc.Config, layout, ControllersOptions{Progress: func(f string, a ...any) {
-		progress = append(progress, f)
-		t.Logf(f, a...)
-	}})
+	err = WaitControllers(ctx, kc.Config, layout, ControllersOptions{Progress: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,5 +57,10 @@ func TestWaitControllersAndMissing(t *testing.T) {
 	down, err := ControllersNotAvailable(ctx, kc.Config, layout)
 	if err != nil || len(down) != 1 || !strings.Contains(down[0], "kustomize-controller (missing)") {
 		t.Errorf("after deleting kustomize-controller: %v, %v", down, err)
+	}
+	short, cancel2 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel2()
+	if err := WaitControllers(short, kc.Config, layout, ControllersOptions{}); err == nil || !strings.Contains(err.Error(), "kustomize-controller (missing)") {
+		t.Errorf("the wait with kustomize-controller gone: %v, want it to time out naming it", err)
 	}
 }
