@@ -155,6 +155,10 @@ func build(ctx context.Context, ref, bin, ca, outDir string) (string, error) {
 		f.Close()
 		return "", err
 	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return "", err
+	}
 	if err := f.Close(); err != nil {
 		return "", err
 	}
