@@ -240,18 +240,6 @@ func fluxImageArchives(t *testing.T) []string {
 	return out
 }
 
-// dockerGateway is the Docker bridge's gateway: an address of this machine
-// that pods in kind reach.
-func dockerGateway(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("docker", "network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}").Output()
-	gw := strings.Fields(string(out))
-	if err != nil || len(gw) == 0 {
-		t.Fatalf("the Docker bridge's gateway: %v %q", err, out)
-	}
-	return gw[0]
-}
-
 // checkFluxPods: the three controllers run as pods of their loaded images,
 // Running and Ready, in flux-system.
 func checkFluxPods(t *testing.T, kubeconfig string) {
