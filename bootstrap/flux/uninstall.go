@@ -19,8 +19,9 @@ import (
 // Uninstall removes Flux from a cluster rekindle does not own, in the order
 // `flux uninstall` uses: first the controllers and the rest of components
 // (waiting until the controllers' pods are gone, so that no controller
-// sees what follows: a kustomize-controller still running would prune what
-// a deleted Kustomization applied), then the finalizers of every Flux
+// sees what follows: one still running may put its finalizer back between
+// its removal and the delete, and then finalize the object, which for a
+// Kustomization prunes what it applied), then the finalizers of every Flux
 // custom object are removed and the objects deleted (what they applied
 // stays), then the CRDs, then the flux-system Namespace. Absent objects are
 // not an error.
