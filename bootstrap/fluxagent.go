@@ -79,11 +79,32 @@ func (r *run) installFlux(ctx context.Context, l *lane, kubeconfig string) (stri
 	if r.keys != nil && !r.keys.Empty() {
 		opts.AgeKey = r.keys.AgeKey()
 	}
+	var loaded string
+	if !host {
+		// Into the nodes before gotk-components names them (kind).
+		if err := r.loadWorkloadImages(ctx, c); err != nil {
+			return "", false, err
+		}
+		if loaded, err = r.loadFluxImages(ctx, c, layout); err != nil {
+			return "", false, err
+		}
+		if loaded != "" {
+			r.info(StepAgent, c.Name, "%s", loaded)
+		}
+	}
 	if err := flux.Install(ctx, cfg, opts); err != nil {
 		return "", false, err
 	}
 	if !host {
-		return fmt.Sprintf("Flux installed from %s; its controllers run as the Deployments of gotk-components", c.Flux.FluxComponents()), false, nil
+		took, err := r.waitFluxPods(ctx, c, kubeconfig, layout)
+		if err != nil {
+			return "", false, err
+		}
+		msg := fmt.Sprintf("Flux installed from %s; its controllers run as the Deployments of gotk-components, available after %s", c.Flux.FluxComponents(), took.Round(time.Millisecond))
+		if loaded != "" {
+			msg += " (" + loaded + ")"
+		}
+		return msg, false, nil
 	}
 	hc := r.fluxControllers(c.Name, kubeconfig)
 	if l.created {

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
@@ -34,13 +35,22 @@ func (e *Env) DetectFlux(ctx context.Context, c blueprints.Cluster, kubeconfig s
 			return "agent", fmt.Sprintf("%d of %d Flux controllers run on this machine", len(running), len(flux.Controllers))
 		}
 	}
-	_, src, root, err := fluxRefs(e.r.repo, c)
+	layout, src, root, err := fluxRefs(e.r.repo, c)
 	if err != nil {
 		return "agent", err.Error()
 	}
 	cfg, err := cluster.RESTConfig(kubeconfig, "")
 	if err != nil {
 		return "agent", err.Error()
+	}
+	if !fluxHost(c) {
+		// The controllers are gotk-components' Deployments: one deleted or
+		// whose pods cannot run is reinstalled by the agent step.
+		if down, err := flux.ControllersNotAvailable(ctx, cfg, layout); err != nil {
+			return "agent", "Flux's controllers cannot be read: " + firstLine(err)
+		} else if len(down) > 0 {
+			return "agent", "Flux controller(s) not available: " + strings.Join(down, "; ")
+		}
 	}
 	t, err := flux.ReadTree(ctx, cfg, src, root)
 	if err != nil {

@@ -24,19 +24,22 @@ const Version = "v2.9.5"
 // Controllers are the Flux controllers rekindle runs on the host.
 var Controllers = []string{"source-controller", "kustomize-controller", "helm-controller"}
 
-// BinDir is where hack/install-flux.sh puts the controllers:
-// $REKINDLE_FLUX_DIR/bin, else ${XDG_CACHE_HOME:-~/.cache}/rekindle/flux-<Version>/bin.
-func BinDir() string {
+// ToolsDir is where hack/install-flux.sh builds the release: $REKINDLE_FLUX_DIR,
+// else ${XDG_CACHE_HOME:-~/.cache}/rekindle/flux-<Version>.
+func ToolsDir() string {
 	if d := os.Getenv("REKINDLE_FLUX_DIR"); d != "" {
-		return filepath.Join(d, "bin")
+		return d
 	}
 	cache := os.Getenv("XDG_CACHE_HOME")
 	if cache == "" {
 		home, _ := os.UserHomeDir()
 		cache = filepath.Join(home, ".cache")
 	}
-	return filepath.Join(cache, "rekindle", "flux-"+Version, "bin")
+	return filepath.Join(cache, "rekindle", "flux-"+Version)
 }
+
+// BinDir is where hack/install-flux.sh puts the controllers: ToolsDir()/bin.
+func BinDir() string { return filepath.Join(ToolsDir(), "bin") }
 
 // MissingBinaries lists the controllers not built into BinDir.
 func MissingBinaries() []string {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/fluxcd/pkg/ssa"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -15,10 +17,14 @@ import (
 )
 
 // Uninstall removes Flux from a cluster rekindle does not own, in the order
-// `flux uninstall` uses: the finalizers of every Flux custom object are
-// removed and the objects deleted (what they applied stays), then the
-// controllers and the rest of components, then the CRDs, then the
-// flux-system Namespace. Absent objects are not an error.
+// `flux uninstall` uses: first the controllers and the rest of components
+// (waiting until the controllers' pods are gone, so that no controller
+// sees what follows: one still running may put its finalizer back between
+// its removal and the delete, and then finalize the object, which for a
+// Kustomization prunes what it applied), then the finalizers of every Flux
+// custom object are removed and the objects deleted (what they applied
+// stays), then the CRDs, then the flux-system Namespace. Absent objects are
+// not an error.
 func Uninstall(ctx context.Context, cfg *rest.Config, layout *Layout) error {
 	k, err := connect(cfg)
 	if err != nil {
@@ -36,11 +42,15 @@ func Uninstall(ctx context.Context, cfg *rest.Config, layout *Layout) error {
 		}
 	}
 	var errs []error
+	opts := ssa.DefaultDeleteOptions()
+	if _, err := k.rm.DeleteAll(ctx, rest, opts); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, k.waitPodsGone(ctx, rest))
 	for _, crd := range crds {
 		errs = append(errs, k.deleteCustomObjects(ctx, crd))
 	}
-	opts := ssa.DefaultDeleteOptions()
-	for _, set := range [][]*unstructured.Unstructured{rest, crds, namespaces} {
+	for _, set := range [][]*unstructured.Unstructured{crds, namespaces} {
 		if _, err := k.rm.DeleteAll(ctx, set, opts); err != nil {
 			errs = append(errs, err)
 		}
@@ -93,3 +103,40 @@ func (k *kube) deleteCustomObjects(ctx context.Context, crd *unstructured.Unstru
 }
 
 func isNoMatch(err error) bool { return meta.IsNoMatchError(err) }
+
+// podsGoneTimeout bounds the wait for the deleted controllers' pods (their
+// grace period is 10s in gotk-components).
+const podsGoneTimeout = time.Minute
+
+// waitPodsGone waits until no pod of the Deployments among objs is left.
+func (k *kube) waitPodsGone(ctx context.Context, objs []*unstructured.Unstructured) error {
+	ctx, cancel := context.WithTimeout(ctx, podsGoneTimeout)
+	defer cancel()
+	for {
+		var left []string
+		for _, o := range objs {
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector", "matchLabels")
+			if len(sel) == 0 {
+				continue
+			}
+			var pods corev1.PodList
+			if err := k.c.List(ctx, &pods, client.InNamespace(firstNonEmpty(o.GetNamespace(), Namespace)), client.MatchingLabels(sel)); err != nil {
+				return fmt.Errorf("list the pods of %s: %w", o.GetName(), err)
+			}
+			for _, p := range pods.Items {
+				left = append(left, p.Name)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the Flux controllers' pods %v still run %s after their Deployments were deleted", left, podsGoneTimeout)
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -44,6 +45,14 @@ func needFlux(t *testing.T) {
 // with a Deployment, Service and ConfigMap (made with the Helm SDK).
 func podinfoRepo(t *testing.T, version string) string {
 	t.Helper()
+	return podinfoRepoOn(t, version, "127.0.0.1")
+}
+
+// podinfoRepoOn is podinfoRepo listening on host (the Docker bridge's
+// gateway, for pods in kind). The chart's image is ghcr.io's podinfo unless
+// the values set image (kind, which pulls nothing, runs a loaded one).
+func podinfoRepoOn(t *testing.T, version, host string) string {
+	t.Helper()
 	src, dir := t.TempDir(), t.TempDir()
 	files := map[string]string{
 		"Chart.yaml":  "apiVersion: v2\nname: podinfo\nversion: " + version + "\nappVersion: " + version + "\n",
@@ -69,7 +78,7 @@ spec:
     spec:
       containers:
       - name: podinfo
-        image: ghcr.io/stefanprodan/podinfo:{{ .Chart.AppVersion }}
+        image: {{ .Values.image | default (printf "ghcr.io/stefanprodan/podinfo:%s" .Chart.AppVersion) }}
         ports: [{name: http, containerPort: 9898}]
 ---
 apiVersion: v1
@@ -91,7 +100,14 @@ spec:
 	if _, err := chartutil.Save(ch, dir); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.FileServer(http.Dir(dir)))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
 	t.Cleanup(srv.Close)
 	idx, err := repo.IndexDirectory(dir, srv.URL)
 	if err != nil {
@@ -108,7 +124,7 @@ spec:
 // at gitURL, the e2e fixture's gotk-components, the HelmRepository at
 // chartURL, the HelmRelease asking for chartVersion, and the app's Secret
 // holding secret, SOPS-encrypted for recipient. It returns the commit.
-func fluxRepo(t *testing.T, base, gitURL, chartURL, chartVersion, recipient, secret, state string) string {
+func fluxRepo(t *testing.T, base, gitURL, chartURL, chartVersion, recipient, secret, state string, more ...fileEdit) string {
 	t.Helper()
 	work := t.TempDir()
 	from := "../../blueprints/examples/flux"
@@ -139,6 +155,9 @@ func fluxRepo(t *testing.T, base, gitURL, chartURL, chartVersion, recipient, sec
 	edit("infrastructure/controllers/podinfo-repository.yaml", "https://stefanprodan.github.io/podinfo", chartURL)
 	edit("infrastructure/controllers/podinfo-repository.yaml", "interval: 24h", "interval: 1m")
 	edit("apps/dev/podinfo-values.yaml", `version: ">=6.0.0"`, `version: "`+chartVersion+`"`)
+	for _, e := range more {
+		edit(e.file, e.old, e.new)
+	}
 	writeFile(t, filepath.Join(work, "clusters/dev/flux-system/gotk-components.yaml"), readFile(t, "testdata/flux/gotk-components.yaml"))
 	writeFile(t, filepath.Join(work, "apps/dev/podinfo-secret.yaml"),
 		"apiVersion: v1\nkind: Secret\nmetadata:\n  name: podinfo-credentials\n  namespace: podinfo\ntype: Opaque\nstringData:\n  token: "+secret+"\n")
@@ -151,6 +170,9 @@ func fluxRepo(t *testing.T, base, gitURL, chartURL, chartVersion, recipient, sec
 	_, commit := blueprintRepo(t, base, "flux", work)
 	return commit
 }
+
+// fileEdit replaces the first old in file (relative to the repo) with new.
+type fileEdit struct{ file, old, new string }
 
 // fluxObject reads a Flux object's condition of type cond from the cluster.
 func fluxCondition(t *testing.T, kubeconfig string, gvk schema.GroupVersionKind, ns, name, cond string) (status, message string, at time.Time) {

@@ -2,6 +2,7 @@ package gitserver
 
 import (
 	"crypto/subtle"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -18,6 +19,13 @@ import (
 // basic auth whose password is token (any username); others get 401. The
 // server is read-only and stops when the test ends.
 func NewHTTP(t testing.TB, baseDir, token string) string {
+	t.Helper()
+	return NewHTTPOn(t, baseDir, token, "127.0.0.1")
+}
+
+// NewHTTPOn is NewHTTP listening on host (an address of this machine),
+// e.g. a container bridge's gateway, which containers and pods reach.
+func NewHTTPOn(t testing.TB, baseDir, token, host string) string {
 	t.Helper()
 	backend := &cgi.Handler{
 		Path: filepath.Join(ExecPath(t), "git-http-backend"),
@@ -41,7 +49,14 @@ func NewHTTP(t testing.TB, baseDir, token string) string {
 			backend.ServeHTTP(w, r)
 		})
 	}
-	srv := httptest.NewServer(h) // listens on 127.0.0.1
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("git over HTTP: listen on %s: %v", host, err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
