@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
@@ -124,7 +125,7 @@ func runAgent(ctx context.Context, g *globals, f *agentFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := ap.EnsureCRD(ctx); err != nil {
+	if err := ensureCRD(ctx, ap, logf); err != nil {
 		return err
 	}
 	a := &agent.Agent{
@@ -274,4 +275,28 @@ func agentRESTConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 		kubeconfig = os.Getenv("KUBECONFIG")
 	}
 	return cluster.RESTConfig(kubeconfig, kubeContext)
+}
+
+// ensureCRD installs the Sync CRD, waiting out an API server that does not
+// answer yet (restarting, or not up when the agent starts), as a controller
+// would: a host process has no kubelet to restart it. A refusal (RBAC, an
+// invalid object) is returned at once.
+func ensureCRD(ctx context.Context, ap *agent.Applier, logf func(string, ...any)) error {
+	wait, last := time.Second, ""
+	for {
+		err := ap.EnsureCRD(ctx)
+		if err == nil || ctx.Err() != nil || apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) || apierrors.IsInvalid(err) {
+			return err
+		}
+		if msg := err.Error(); msg != last {
+			logf("waiting for the API server: %v (retrying)", err)
+			last = msg
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
 }
