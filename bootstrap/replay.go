@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -26,10 +25,6 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 		return err
 	}
 	start := time.Now()
-	// A host agent that was running and exits leaves nobody to write the
-	// Sync: say so instead of waiting out the replay timeout.
-	ha := newHostAgent(r.paths.agents, cs.Name)
-	_, hostAgent := ha.pid()
 	lastReport, lastLine := time.Time{}, ""
 	var blockedSince time.Time
 	var last *agent.Sync
@@ -90,30 +85,12 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 				lastReport = time.Now()
 			}
 		}
-		if _, running := ha.pid(); hostAgent && !running {
-			return fmt.Errorf("cluster %q: the host agent exited during the replay; the end of its log (%s):\n%s", cs.Name, ha.logFile, logTail(ha.logFile, 5))
-		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("cluster %q: %w", cs.Name, notSyncedError(ctx, last, r.repo.Commit))
 		case <-time.After(replayPoll):
 		}
 	}
-}
-
-// logTail is the last n non-empty lines of a log file, indented.
-func logTail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "  (" + err.Error() + ")"
-	}
-	var lines []string
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.TrimSpace(l) != "" {
-			lines = append(lines, "  "+l)
-		}
-	}
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // restoreSpans are the Sync's restores that ran during this run (started
