@@ -8,7 +8,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
@@ -132,11 +131,7 @@ func (a *Applier) CompareRestores(ctx context.Context, rc *blueprints.RenderedCl
 	declared := map[string]bool{}
 	key := func(gk schema.GroupKind, ns, name string) string { return gk.String() + "/" + ns + "/" + name }
 	for _, p := range plans {
-		objs := append(append([]*unstructured.Unstructured(nil), p.defs...), p.rest...)
-		if p.w.Helm != nil {
-			objs = a.helmObjects(rc.Cluster, p.w)
-		}
-		for _, o := range objs {
+		for _, o := range a.liveObjects(rc.Cluster, p) {
 			declared[key(o.GroupVersionKind().GroupKind(), o.GetNamespace(), o.GetName())] = true
 		}
 	}

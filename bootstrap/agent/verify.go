@@ -107,10 +107,7 @@ func (a *Applier) Verify(ctx context.Context, rc *blueprints.RenderedCluster) (*
 	}
 	var items []verifyItem
 	for _, p := range plans {
-		objs := append(append([]*unstructured.Unstructured(nil), p.defs...), p.rest...)
-		if p.w.Helm != nil {
-			objs = a.helmObjects(rc.Cluster, p.w)
-		}
+		objs := a.liveObjects(rc.Cluster, p)
 		ttl := utils.ExtractJobsWithTTL(objs)
 		for _, o := range objs {
 			items = append(items, verifyItem{workload: p.w.Name, obj: o, ttlJob: ttl.Contains(object.UnstructuredToObjMetadata(o))})
@@ -183,6 +180,15 @@ func (a *Applier) helmObjects(cluster string, w blueprints.RenderedWorkload) []*
 		objs = append(objs, o)
 	}
 	return withLabels(objs, helmLabels(cluster, w.Name))
+}
+
+// liveObjects are a plan's objects as the cluster holds them: the
+// rendered ones, or a Helm workload's as its release holds them.
+func (a *Applier) liveObjects(cluster string, p *workloadPlan) []*unstructured.Unstructured {
+	if p.w.Helm != nil {
+		return a.helmObjects(cluster, p.w)
+	}
+	return append(append([]*unstructured.Unstructured(nil), p.defs...), p.rest...)
 }
 
 // helmLabels are what the agent's post-renderer puts on every object of a
