@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"filippo.io/age"
+
 	"github.com/rekindle-dev/rekindle/bootstrap/restore"
 	"github.com/rekindle-dev/rekindle/providers/cluster"
 	"github.com/rekindle-dev/rekindle/test/velerotest"
@@ -71,13 +73,7 @@ spec:
               namespace: apps
               dependsOn: [restore-state]
 `)
-	writeFile(t, filepath.Join(dir, "velero/crds.yaml"), string(crds))
-	writeFile(t, filepath.Join(dir, "velero/velero.yaml"), store.Manifests())
-	creds := filepath.Join(dir, "velero/credentials.yaml")
-	writeFile(t, creds, store.CredentialsSecret())
-	if res := rk(t, t.TempDir(), nil, "secrets", "encrypt", creds, "--in-place", "--age", id.Recipient().String()); res.code != 0 {
-		t.Fatalf("encrypt the store's credentials: exit %d", res.code)
-	}
+	writeVeleroWorkload(t, dir, crds, store, id)
 	writeFile(t, filepath.Join(dir, "app/app.yaml"), `apiVersion: v1
 kind: ConfigMap
 metadata: {name: db-config}
@@ -334,4 +330,19 @@ func veleroLog(t *testing.T, state string) string {
 		b.Write(data)
 	}
 	return b.String()
+}
+
+// writeVeleroWorkload writes a blueprint's velero workload into dir/velero:
+// Velero's CRDs, the store's manifests (namespace, location, schedule,
+// Deployment) and its credentials Secret, SOPS-encrypted to id as a real
+// repo holds it.
+func writeVeleroWorkload(t *testing.T, dir string, crds []byte, store *velerotest.Store, id *age.X25519Identity) {
+	t.Helper()
+	writeFile(t, filepath.Join(dir, "velero/crds.yaml"), string(crds))
+	writeFile(t, filepath.Join(dir, "velero/velero.yaml"), store.Manifests())
+	creds := filepath.Join(dir, "velero/credentials.yaml")
+	writeFile(t, creds, store.CredentialsSecret())
+	if res := rk(t, t.TempDir(), nil, "secrets", "encrypt", creds, "--in-place", "--age", id.Recipient().String()); res.code != 0 {
+		t.Fatalf("encrypt the store's credentials: exit %d", res.code)
+	}
 }

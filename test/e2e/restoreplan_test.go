@@ -61,13 +61,7 @@ spec:
               namespace: apps
               dependsOn: [restore-state]
 `)
-	writeFile(t, filepath.Join(dir, "velero/crds.yaml"), string(crds))
-	writeFile(t, filepath.Join(dir, "velero/velero.yaml"), store.Manifests())
-	creds := filepath.Join(dir, "velero/credentials.yaml")
-	writeFile(t, creds, store.CredentialsSecret())
-	if res := rk(t, t.TempDir(), nil, "secrets", "encrypt", creds, "--in-place", "--age", id.Recipient().String()); res.code != 0 {
-		t.Fatalf("encrypt the store's credentials: exit %d", res.code)
-	}
+	writeVeleroWorkload(t, dir, crds, store, id)
 	writeFile(t, filepath.Join(dir, "app/app.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db-config}\ndata: {mode: primary}\n")
 	state := t.TempDir()
 	cleanupEnv(t, state, env, "-b", dir, "--env", "dev")
