@@ -53,6 +53,7 @@ type globals struct {
 	quiet     bool
 	timeout   time.Duration
 	stateDir  string
+	profile   profiling
 }
 
 // Run executes one rekindle command line and returns its exit code.
@@ -64,6 +65,7 @@ func Run(ctx context.Context, streams Streams, args []string) int {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	var cancel context.CancelFunc = func() {}
+	stopProfile := func() error { return nil }
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		switch g.output {
 		case "text", "json":
@@ -75,10 +77,18 @@ func Run(ctx context.Context, streams Streams, args []string) int {
 			c, cancel = context.WithTimeout(cmd.Context(), g.timeout)
 			cmd.SetContext(c)
 		}
+		stop, err := g.profile.start()
+		if err != nil {
+			return err
+		}
+		stopProfile = stop
 		return nil
 	}
 	err := root.ExecuteContext(ctx)
 	cancel()
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = perr
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -110,6 +120,8 @@ differences, 2 bad usage or bad input.`,
 		stateDir = filepath.Join(os.TempDir(), "rekindle-state")
 	}
 	f.StringVar(&g.stateDir, "state-dir", stateDir, "where rekindle keeps state: checkpoints, clusters, Terraform state, Git cache")
+	f.StringVar(&g.profile.name, "profile", "none", "Go runtime profile of rekindle itself to write, as kubectl's: none, cpu, heap, goroutine, threadcreate, block or mutex")
+	f.StringVar(&g.profile.output, "profile-output", "profile.pprof", "file the --profile is written to (read it with `go tool pprof`)")
 	root.AddCommand(
 		newVersionCmd(g),
 		newBlueprintCmd(g),
