@@ -198,6 +198,7 @@ func Install(ctx context.Context, cfg *rest.Config, values InstallValues) error 
 	}
 	act, rev, err := upsertRelease(ctx, cfg, releaseSpec{
 		Name: ReleaseName, Namespace: SystemNamespace, Chart: ch, Values: hv, Timeout: timeout,
+		DisableOpenAPIValidation: true,
 	}, log)
 	if err != nil {
 		return fmt.Errorf("install agent: %w", err)

@@ -185,4 +185,24 @@ func TestInstall(t *testing.T) {
 			t.Errorf("revision %d after EnsureCRD, want 2", got)
 		}
 	})
+
+	// Install leaves out Helm's client-side OpenAPI check for this chart
+	// (releaseSpec.DisableOpenAPIValidation); this is that check, made by
+	// the API server itself: strict field validation refuses an unknown or
+	// duplicated field, which the default (Warn) would only warn about.
+	t.Run("the chart's objects pass the API server's strict schema check", func(t *testing.T) {
+		for _, v := range []InstallValues{hostOnly, deployed} {
+			for ref, y := range renderAgentChart(t, v) {
+				objs, err := utils.ReadObjects(strings.NewReader(y))
+				if err != nil || len(objs) != 1 {
+					t.Fatalf("%s: %v", ref, err)
+				}
+				o := objs[0]
+				o.SetName(o.GetName() + "-schema-check")
+				if err := cl.Create(ctx, o, client.DryRunAll, client.FieldValidation("Strict")); err != nil {
+					t.Errorf("%s: %v", ref, err)
+				}
+			}
+		}
+	})
 }
