@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +31,8 @@ type usage struct {
 	// highest single agent's VmHWM.
 	AgentsPeakRSSMiB float64 `json:"agentsPeakRSSMiB"`
 	AgentPeakRSSMiB  float64 `json:"agentPeakRSSMiB"`
+	// CPU is what the machine spent meanwhile.
+	CPU *cpuUse `json:"cpu,omitempty"`
 }
 
 // runRekindle runs bin with args, stdout returned, stderr to logPath, and
@@ -44,6 +47,8 @@ func runRekindle(ctx context.Context, bin, state, logPath string, args ...string
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, log), log
 	fmt.Fprintf(log, "$ %s %s\n", bin, strings.Join(cmd.Args[1:], " "))
+	procs := newProcessCPU(state)
+	busy0 := machineBusyTicks()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, usage{}, err
@@ -55,6 +60,7 @@ func runRekindle(ctx context.Context, bin, state, logPath string, args ...string
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
+			procs.poll()
 			var sum float64
 			for _, p := range agentPIDs(state) {
 				rss, hwm := memOf(p)
@@ -74,9 +80,13 @@ func runRekindle(ctx context.Context, bin, state, logPath string, args ...string
 	close(stop)
 	u := <-polled
 	u.Seconds = time.Since(start).Seconds()
+	procs.poll()
+	u.CPU = &cpuUse{BusySeconds: float64(machineBusyTicks()-busy0) / ticksPerSecond,
+		CapacitySeconds: u.Seconds * float64(runtime.NumCPU()), ByProcess: procs.byKind()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		u.PeakRSSMiB = float64(ru.Maxrss) / 1024
 		u.CPUSeconds = tv(ru.Utime) + tv(ru.Stime)
+		u.CPU.ByProcess["rekindle"] = u.CPUSeconds
 	}
 	if err != nil {
 		return out.Bytes(), u, fmt.Errorf("rekindle %s: %w (log: %s)", strings.Join(args, " "), err, logPath)

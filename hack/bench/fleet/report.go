@@ -158,6 +158,8 @@ func printTable(w io.Writer, res *results) {
 	}
 	tw.Flush()
 
+	printCPU(w, res)
+
 	fmt.Fprintln(w, "\nidle cost, per cluster (after bootstrap, over 10s)")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "clusters\tkwok control plane MiB\tkwok millicores\tkwok CPU-s since start\thost agent MiB\thost agent millicores\tMemAvailable MiB\t")
