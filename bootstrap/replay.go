@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 		return err
 	}
 	start := time.Now()
+	// A host agent that was running and exits leaves nobody to write the
+	// Sync: say so instead of waiting out the replay timeout.
+	ha := newHostAgent(r.paths.agents, cs.Name)
+	_, hostAgent := ha.pid()
 	lastReport, lastLine := time.Time{}, ""
 	var blockedSince time.Time
 	var last *agent.Sync
@@ -85,12 +90,40 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 				lastReport = time.Now()
 			}
 		}
+		if _, running := ha.pid(); hostAgent && !running {
+			return &agentExitedError{cluster: cs.Name, log: ha.logFile, tail: logTail(ha.logFile, 5)}
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("cluster %q: %w", cs.Name, notSyncedError(ctx, last, r.repo.Commit))
 		case <-time.After(replayPoll):
 		}
 	}
+}
+
+// agentExitedError is a host agent that exited while the run waited for
+// its Sync. It is never transient, whatever its log's last lines say (a
+// "connection refused" there must not make the step wait again for an
+// agent nobody restarts): a re-run starts the agent again.
+type agentExitedError struct{ cluster, log, tail string }
+
+func (e *agentExitedError) Error() string {
+	return fmt.Sprintf("cluster %q: the host agent exited during the replay (a re-run starts it again); the end of its log (%s):\n%s", e.cluster, e.log, e.tail)
+}
+
+// logTail is the last n non-empty lines of a log file, indented.
+func logTail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "  (" + err.Error() + ")"
+	}
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, "  "+l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // restoreSpans are the Sync's restores that ran during this run (started

@@ -14,15 +14,16 @@ import (
 
 // retrySteps are the steps that talk to API servers and are safe to repeat:
 // a transient failure (an API server restarting, a timeout) is retried with
-// backoff instead of failing the run.
-var retrySteps = map[string]bool{StepAgent: true, StepReplay: true, StepVerify: true, StepDetect: true}
+// backoff instead of failing the run. Preflight only reads.
+var retrySteps = map[string]bool{StepPreflight: true, StepAgent: true, StepReplay: true, StepVerify: true, StepDetect: true}
 
 // retryBudget bounds how long a step keeps retrying transient failures.
 const retryBudget = 2 * time.Minute
 
 // transient reports whether err looks like a passing outage of an API server.
 func transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
+	var exited *agentExitedError
+	if err == nil || errors.Is(err, context.Canceled) || errors.As(err, &exited) {
 		return false
 	}
 	if apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||

@@ -28,10 +28,22 @@ func TestTransient(t *testing.T) {
 		{"forbidden", apierrors.NewForbidden(gr, "x", errors.New("no")), false},
 		{"invalid", errors.New(`Deployment.apps "x" is invalid: spec.replicas: Invalid value: -1`), false},
 		{"cancelled", context.Canceled, false},
+		{"host agent exited, whatever its log says", fmt.Errorf("replay: %w", &agentExitedError{cluster: "a", log: "a.log",
+			tail: "  dial tcp 127.0.0.1:1: connect: connection refused"}), false},
 	}
 	for _, tc := range cases {
 		if got := transient(tc.err); got != tc.want {
 			t.Errorf("%s: transient(%v) = %t, want %t", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestPreflightIsRetried(t *testing.T) {
+	// An API server restarting while a lane runs its preflight (reads only)
+	// must not fail the cluster, as it does not during the agent's install.
+	for _, step := range []string{StepPreflight, StepAgent, StepReplay, StepVerify} {
+		if !retrySteps[step] {
+			t.Errorf("step %s does not retry transient failures", step)
 		}
 	}
 }

@@ -18,15 +18,16 @@ import (
 	"github.com/rekindle-dev/rekindle/test/gitserver"
 )
 
-// TestAPIServerRestartDuringRun stops the apps cluster's kube-apiserver in
-// the middle of the agent step, and in the middle of the replay, starts it
-// again a few seconds later, and expects bootstrap to retry and finish.
+// TestAPIServerRestartDuringRun stops the apps cluster's kube-apiserver as
+// its preflight starts, in the middle of its agent step, and in the middle
+// of its replay, starts it again a few seconds later, and expects bootstrap
+// to retry and finish.
 func TestAPIServerRestartDuringRun(t *testing.T) {
 	needParts(t)
 	for _, tc := range []struct {
 		step  string
 		delay time.Duration
-	}{{"agent", 0}, {"replay", 300 * time.Millisecond}} {
+	}{{"preflight", 0}, {"agent", 0}, {"replay", 300 * time.Millisecond}} {
 		t.Run(tc.step, func(t *testing.T) {
 			state := t.TempDir()
 			cleanupEnv(t, state, nil, "-b", example, "--env", "dev")
@@ -41,8 +42,10 @@ func TestAPIServerRestartDuringRun(t *testing.T) {
 			sc := bufio.NewScanner(stderr)
 			for sc.Scan() {
 				events = append(events, sc.Text())
-				var ev struct{ Step, Status string }
-				if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Step == tc.step && ev.Status == "started" {
+				// The step of the cluster whose API server is killed: the
+				// clusters run side by side, so edge's may come first.
+				var ev struct{ Step, Status, Cluster string }
+				if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Step == tc.step && ev.Status == "started" && ev.Cluster == "dev-apps" {
 					break
 				}
 			}
@@ -138,4 +141,68 @@ func TestGitDown(t *testing.T) {
 	if _, err := os.Stat(kubeconfig); err != nil {
 		t.Errorf("recover touched the cluster: %v", err)
 	}
+}
+
+// TestHostAgentExitsDuringReplay: the host agent of a kwok cluster dies
+// while the run waits for its replay (here a PersistentVolumeClaim that no
+// provisioner binds keeps the replay waiting). Nobody would write the Sync
+// again, so the run stops at once, naming the agent's log, instead of
+// waiting out the replay timeout.
+func TestHostAgentExitsDuringReplay(t *testing.T) {
+	needParts(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "rekindle.yaml"), `apiVersion: rekindle.dev/v1alpha1
+kind: Blueprint
+metadata: {name: stuck}
+spec:
+  environments:
+  - name: dev
+    clusters:
+    - name: stuck
+      provider: kwok
+      workloads:
+      - {name: data, path: data, namespace: data}
+`)
+	writeFile(t, filepath.Join(dir, "data", "claim.yaml"), "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n"+
+		"spec: {accessModes: [ReadWriteOnce], storageClassName: nobody-provisions-this, resources: {requests: {storage: 1Gi}}}\n")
+	state := t.TempDir()
+	cleanupEnv(t, state, nil, "-b", dir, "--env", "dev")
+	cmd := exec.Command(rekindleBin, "--state-dir", state, "-o", "json", "bootstrap", "create", "-b", dir, "--env", "dev")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		events = append(events, sc.Text())
+		var ev struct{ Step, Status string }
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Step == "replay" && ev.Status == "started" {
+			break
+		}
+	}
+	pidFile := filepath.Join(state, "envs", "stuck", "dev", "agents", "stuck.pid")
+	raw, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the host agent's pid file: %v\n%s", err, strings.Join(events, "\n"))
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	time.Sleep(time.Second) // the replay is waiting for the claim
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	for sc.Scan() {
+		events = append(events, sc.Text())
+	}
+	err = cmd.Wait()
+	took := time.Since(killed)
+	out := strings.Join(events, "\n")
+	if err == nil || !strings.Contains(out, "the host agent exited during the replay") || !strings.Contains(out, "stuck.log") {
+		t.Fatalf("bootstrap after the host agent died: %v, want a failure naming the agent's exit and log\n%s", err, out)
+	}
+	if took > 30*time.Second {
+		t.Errorf("the run ended %s after the agent died, want within seconds", took.Round(time.Millisecond))
+	}
+	t.Logf("the run stopped %s after the host agent was killed", took.Round(time.Millisecond))
 }
