@@ -33,6 +33,18 @@ func rank(kind string) int {
 	return len(applyOrder)
 }
 
+// KindRank is kind's place in the apply order (Helm's install order); the
+// kinds it does not list rank after all of those it does.
+func KindRank(kind string) int { return rank(kind) }
+
+// LateKind reports whether objects of kind come after every other object
+// of their set: API services and admission webhooks, which, once
+// registered, intercept requests for the objects that serve them.
+func LateKind(kind string) bool {
+	r := rank(kind)
+	return r >= kindRank["APIService"] && r < len(applyOrder)
+}
+
 // sortObjects orders objects CRDs first, then Namespaces, then the rest by
 // kind (Helm's install order, unknown kinds last), namespace and name.
 func sortObjects(objs []*unstructured.Unstructured) {

@@ -78,7 +78,8 @@ func (a *Applier) applyWorkload(ctx context.Context, cluster string, p *workload
 // say that it is new. Objects of the last inventory (known) count as held
 // without a request; for the others one metadata LIST per kind and
 // namespace tells. On a recovery every object is missing and costs one
-// request. Every object is tried; those that fail are returned with why.
+// request. Requests start in startOrder. Every object is tried; those that
+// fail are returned with why, in the render's order.
 func (a *Applier) apply(ctx context.Context, objs []*unstructured.Unstructured, known map[string]string) ([]ssa.ChangeSetEntry, []FailedObject) {
 	var probe []int
 	check := make([]bool, len(objs))
@@ -102,9 +103,9 @@ func (a *Applier) apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	errs := make([]error, len(objs))
 	var g errgroup.Group
 	g.SetLimit(a.opts.Concurrency)
-	for i, o := range objs {
+	for _, i := range startOrder(objs) {
 		g.Go(func() error {
-			changes[i], errs[i] = a.applyOne(ctx, o, check[i])
+			changes[i], errs[i] = a.applyOne(ctx, objs[i], check[i])
 			return nil
 		})
 	}
