@@ -125,7 +125,7 @@ func processKind(args []string) string {
 
 // cpuKinds is the order of the CPU table's columns; anything else is "other
 // processes".
-var cpuKinds = []string{"kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok", "host agent", "rekindle"}
+var cpuKinds = []string{"kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok-controller", "host agent", "rekindle"}
 
 // printCPU writes, per size and drill mode, how busy the machine was and who
 // spent the CPU (medians of the runs).
