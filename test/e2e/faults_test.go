@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -31,38 +29,20 @@ func TestAPIServerRestartDuringRun(t *testing.T) {
 		t.Run(tc.step, func(t *testing.T) {
 			state := t.TempDir()
 			cleanupEnv(t, state, nil, "-b", example, "--env", "dev")
-			cmd := exec.Command(rekindleBin, "--state-dir", state, "-o", "json", "bootstrap", "create", "-b", example, "--env", "dev")
-			stderr, _ := cmd.StderrPipe()
-			var stdout strings.Builder
-			cmd.Stdout = &stdout
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			var events []string
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				events = append(events, sc.Text())
-				// The step of the cluster whose API server is killed: the
-				// clusters run side by side, so edge's may come first.
-				var ev struct{ Step, Status, Cluster string }
-				if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Step == tc.step && ev.Status == "started" && ev.Cluster == "dev-apps" {
-					break
-				}
-			}
+			run := startRun(t, state, "bootstrap", "create", "-b", example, "--env", "dev")
+			// The step of the cluster whose API server is killed: the
+			// clusters run side by side, so edge's may come first.
+			run.until(tc.step, "dev-apps")
 			time.Sleep(tc.delay)
 			killAPIServer(t, state, "dev-apps")
 			time.Sleep(3 * time.Second)
 			if res := rk(t, state, nil, "cluster", "create", "--provider", "kwok", "--name", "dev-apps", "--nodes", "3"); res.code != 0 {
 				t.Fatalf("restart dev-apps: exit %d", res.code)
 			}
-			for sc.Scan() {
-				events = append(events, sc.Text())
+			if err := run.wait(); err != nil {
+				t.Fatalf("bootstrap did not survive the API server restart: %v\n%s", err, run.log())
 			}
-			err := cmd.Wait()
-			if err != nil {
-				t.Fatalf("bootstrap did not survive the API server restart: %v\n%s", err, strings.Join(events, "\n"))
-			}
-			for _, c := range parseSummary(t, stdout.String()).Clusters {
+			for _, c := range parseSummary(t, run.stdout.String()).Clusters {
 				if !c.Ready || c.Healthy != c.Desired {
 					t.Errorf("cluster %s: %d/%d healthy", c.Name, c.Healthy, c.Desired)
 				}
@@ -167,24 +147,12 @@ spec:
 		"spec: {accessModes: [ReadWriteOnce], storageClassName: nobody-provisions-this, resources: {requests: {storage: 1Gi}}}\n")
 	state := t.TempDir()
 	cleanupEnv(t, state, nil, "-b", dir, "--env", "dev")
-	cmd := exec.Command(rekindleBin, "--state-dir", state, "-o", "json", "bootstrap", "create", "-b", dir, "--env", "dev")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var events []string
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		events = append(events, sc.Text())
-		var ev struct{ Step, Status string }
-		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Step == "replay" && ev.Status == "started" {
-			break
-		}
-	}
+	run := startRun(t, state, "bootstrap", "create", "-b", dir, "--env", "dev")
+	run.until("replay", "")
 	pidFile := filepath.Join(state, "envs", "stuck", "dev", "agents", "stuck.pid")
 	raw, err := os.ReadFile(pidFile)
 	if err != nil {
-		t.Fatalf("the host agent's pid file: %v\n%s", err, strings.Join(events, "\n"))
+		t.Fatalf("the host agent's pid file: %v\n%s", err, run.log())
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
 	time.Sleep(time.Second) // the replay is waiting for the claim
@@ -192,12 +160,9 @@ spec:
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	for sc.Scan() {
-		events = append(events, sc.Text())
-	}
-	err = cmd.Wait()
+	err = run.wait()
 	took := time.Since(killed)
-	out := strings.Join(events, "\n")
+	out := run.log()
 	if err == nil || !strings.Contains(out, "the host agent exited during the replay") || !strings.Contains(out, "stuck.log") {
 		t.Fatalf("bootstrap after the host agent died: %v, want a failure naming the agent's exit and log\n%s", err, out)
 	}

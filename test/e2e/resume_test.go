@@ -65,29 +65,13 @@ func TestResumeAfterKill(t *testing.T) {
 // It reports whether the kill landed before the run ended.
 func killDuring(t *testing.T, state, step string, delay time.Duration) bool {
 	t.Helper()
-	cmd := exec.Command(rekindleBin, "--state-dir", state, "-o", "json", "bootstrap", "create", "-b", example, "--env", "dev")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
+	run := startRun(t, state, "bootstrap", "create", "-b", example, "--env", "dev")
 	killed := false
-	for sc.Scan() {
-		var ev struct{ Step, Status string }
-		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Step == step && ev.Status == "started" {
-			time.Sleep(delay)
-			killed = cmd.Process.Signal(syscall.SIGKILL) == nil
-			break
-		}
+	if run.until(step, "") {
+		time.Sleep(delay)
+		killed = run.cmd.Process.Signal(syscall.SIGKILL) == nil
 	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	err = cmd.Wait()
+	err := run.wait()
 	if ee, ok := err.(*exec.ExitError); ok {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			t.Logf("killed during %s after %s", step, delay)
