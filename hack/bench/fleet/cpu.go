@@ -77,8 +77,9 @@ func newProcessCPU(state string) *processCPU {
 	return p
 }
 
-// poll records every process of the state dir as it is now.
-func (p *processCPU) poll() {
+// poll records every process of the state dir as it is now, and returns
+// the host agents among them.
+func (p *processCPU) poll() (agents []int) {
 	for _, pid := range pidsMentioning(p.state) {
 		t := cpuTicks(pid)
 		if t == 0 {
@@ -88,7 +89,11 @@ func (p *processCPU) poll() {
 			p.kind[pid] = processKind(cmdline(pid))
 		}
 		p.last[pid] = t
+		if p.kind[pid] == hostAgentKind {
+			agents = append(agents, pid)
+		}
 	}
+	return agents
 }
 
 // byKind sums what each kind of process spent since the command started.
@@ -102,6 +107,9 @@ func (p *processCPU) byKind() map[string]float64 {
 	return out
 }
 
+// hostAgentKind is a `rekindle agent` process of the state dir.
+const hostAgentKind = "host agent"
+
 // processKind names a process by its executable; a rekindle process under
 // the state dir is a host agent. What the command runs and waits for
 // (kwokctl, the kubectl kwokctl probes with, terraform) is left out: the
@@ -113,7 +121,7 @@ func processKind(args []string) string {
 	switch exe := filepath.Base(args[0]); exe {
 	case "rekindle":
 		if len(args) > 1 && args[1] == "agent" {
-			return "host agent"
+			return hostAgentKind
 		}
 		return ""
 	case "kwokctl", "kubectl", "terraform":
@@ -125,7 +133,7 @@ func processKind(args []string) string {
 
 // cpuKinds is the order of the CPU table's columns; anything else is "other
 // processes".
-var cpuKinds = []string{"kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok-controller", "host agent", "rekindle"}
+var cpuKinds = []string{"kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok-controller", hostAgentKind, "rekindle"}
 
 // printCPU writes, per size and drill mode, how busy the machine was and who
 // spent the CPU (medians of the runs).

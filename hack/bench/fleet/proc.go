@@ -60,9 +60,8 @@ func runRekindle(ctx context.Context, bin, state, logPath string, args ...string
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
-			procs.poll()
 			var sum float64
-			for _, p := range agentPIDs(state) {
+			for _, p := range procs.poll() {
 				rss, hwm := memOf(p)
 				sum += rss
 				u.AgentPeakRSSMiB = max(u.AgentPeakRSSMiB, hwm)
@@ -100,8 +99,7 @@ func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6
 func agentPIDs(state string) []int {
 	var out []int
 	for _, p := range pidsMentioning(state) {
-		args := cmdline(p)
-		if len(args) > 1 && filepath.Base(args[0]) == "rekindle" && args[1] == "agent" {
+		if processKind(cmdline(p)) == hostAgentKind {
 			out = append(out, p)
 		}
 	}
