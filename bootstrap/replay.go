@@ -90,8 +90,10 @@ func (r *run) waitSynced(ctx context.Context, cs *ClusterSummary) error {
 				lastReport = time.Now()
 			}
 		}
-		if _, running := ha.pid(); hostAgent && !running {
-			return &agentExitedError{cluster: cs.Name, log: ha.logFile, tail: logTail(ha.logFile, 5)}
+		if hostAgent {
+			if _, running := ha.pid(); !running {
+				return &agentExitedError{cluster: cs.Name, log: ha.logFile, tail: logTail(ha.logFile, 5)}
+			}
 		}
 		select {
 		case <-ctx.Done():
