@@ -112,7 +112,7 @@ func (r *run) installFlux(ctx context.Context, l *lane, kubeconfig string) (stri
 			return "", false, fmt.Errorf("restart the Flux controllers: %w", err)
 		}
 	}
-	started, err := hc.Ensure()
+	started, err := hc.Ensure(ctx)
 	if err != nil {
 		return "", false, err
 	}

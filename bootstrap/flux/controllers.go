@@ -1,6 +1,7 @@
 package flux
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -98,42 +99,81 @@ func (h HostControllers) pid(c string) (int, bool) {
 
 // Ensure starts every controller that does not run, each on free loopback
 // ports (metrics, health, and source-controller's artifact server), with
-// leader election off and its log in Dir/<controller>.log. A controller
-// that runs with other arguments (another kubeconfig) is restarted.
-func (h HostControllers) Ensure() (started []string, err error) {
+// leader election off and its log in Dir/<controller>.log, and waits until
+// each started one answers its /readyz, as the Deployments' readiness
+// probes would on a real cluster. A controller that runs with other
+// arguments (another kubeconfig) is restarted; one that exits because a
+// port it was given was taken in the meantime is started again on fresh
+// ones; one that exits for another reason fails the call, naming what its
+// log said last.
+func (h HostControllers) Ensure(ctx context.Context) (started []string, err error) {
 	if missing := MissingBinaries(); len(missing) > 0 {
 		return nil, fmt.Errorf("the Flux controllers %s are not built in %s: run hack/install-flux.sh", strings.Join(missing, ", "), BinDir())
 	}
 	if err := os.MkdirAll(filepath.Join(h.Dir, "storage"), 0o700); err != nil {
 		return nil, err
 	}
+	var todo []string
 	for _, c := range Controllers {
 		if pid, ok := h.pid(c); ok {
 			if data, err := os.ReadFile(h.file(c, ".kubeconfig")); err == nil && string(data) == h.Kubeconfig {
 				continue
 			}
 			if err := proc.Stop(pid, 10*time.Second); err != nil {
+				return nil, err
+			}
+		}
+		todo = append(todo, c)
+	}
+	for attempt := 1; len(todo) > 0; attempt++ {
+		launched := map[string]launch{}
+		for _, c := range todo {
+			l, err := h.launch(c)
+			if err != nil {
+				return started, err
+			}
+			launched[c] = l
+		}
+		todo = nil
+		for _, c := range Controllers {
+			l, ok := launched[c]
+			if !ok {
+				continue
+			}
+			err := h.waitReady(ctx, c, l, startTimeout)
+			switch {
+			case err == nil:
+				started = append(started, c)
+			case errors.Is(err, errPortTaken) && attempt < startAttempts:
+				todo = append(todo, c)
+			default:
 				return started, err
 			}
 		}
-		args, err := h.args(c)
-		if err != nil {
-			return started, err
-		}
-		if err := h.start(c, args); err != nil {
-			return started, err
-		}
-		started = append(started, c)
 	}
 	return started, nil
 }
 
-func (h HostControllers) args(c string) ([]string, error) {
+// launch starts one controller on fresh ports.
+func (h HostControllers) launch(c string) (launch, error) {
+	args, health, err := h.args(c)
+	if err != nil {
+		return launch{}, err
+	}
+	from := logSize(h.file(c, ".log"))
+	pid, err := h.start(c, args)
+	if err != nil {
+		return launch{}, err
+	}
+	return launch{pid: pid, health: health, logFrom: from}, nil
+}
+
+func (h HostControllers) args(c string) (args []string, health string, err error) {
 	ports, err := freePorts(3)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	args := []string{filepath.Join(BinDir(), c),
+	args = []string{filepath.Join(BinDir(), c),
 		"--metrics-addr=" + ports[0],
 		"--health-addr=" + ports[1],
 		"--enable-leader-election=false",
@@ -144,14 +184,14 @@ func (h HostControllers) args(c string) ([]string, error) {
 	case "source-controller":
 		storage, err := h.storageAddr(ports[2])
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		args = append(args, "--storage-path="+filepath.Join(h.Dir, "storage"), "--storage-addr="+storage, "--storage-adv-addr="+storage)
 	default:
 		// A dependsOn not ready yet is retried after this, not Flux's 30s.
 		args = append(args, "--requeue-dependency=2s")
 	}
-	return args, nil
+	return args, ports[1], nil
 }
 
 // storageAddr is source-controller's artifact server address: the one it
@@ -173,10 +213,10 @@ func (h HostControllers) storageAddr(fresh string) (string, error) {
 	return fresh, os.WriteFile(file, []byte(fresh+"\n"), 0o600)
 }
 
-func (h HostControllers) start(c string, args []string) error {
+func (h HostControllers) start(c string, args []string) (int, error) {
 	logf, err := os.OpenFile(h.file(c, ".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer logf.Close()
 	cmd := exec.Command(args[0], args[1:]...)
@@ -184,15 +224,16 @@ func (h HostControllers) start(c string, args []string) error {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this run, as the host agent does
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", c, err)
+		return 0, fmt.Errorf("start %s: %w", c, err)
 	}
 	go cmd.Wait()
-	if err := os.WriteFile(h.file(c, ".pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
-		return err
+	pid := cmd.Process.Pid
+	if err := os.WriteFile(h.file(c, ".pid"), []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
+		return pid, err
 	}
 	// The controllers take the kubeconfig from $KUBECONFIG only (their
 	// pflag set has no --kubeconfig).
-	return os.WriteFile(h.file(c, ".kubeconfig"), []byte(h.Kubeconfig), 0o600)
+	return pid, os.WriteFile(h.file(c, ".kubeconfig"), []byte(h.Kubeconfig), 0o600)
 }
 
 // Stop ends every controller and removes their pid files; logs and

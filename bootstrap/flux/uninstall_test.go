@@ -53,7 +53,7 @@ func TestInstallWaitUninstall(t *testing.T) {
 	}
 	hc := HostControllers{Dir: t.TempDir(), Kubeconfig: kc.Kubeconfig}
 	t.Cleanup(func() { hc.Stop() })
-	if _, err := hc.Ensure(); err != nil {
+	if _, err := hc.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
 	src, root := types.NamespacedName{Namespace: Namespace, Name: "flux-system"}, types.NamespacedName{Namespace: Namespace, Name: "flux-system"}

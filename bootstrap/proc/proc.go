@@ -26,20 +26,34 @@ func Exited(pid int) bool {
 	return false
 }
 
-// Stop sends pid SIGTERM, waits up to grace for it to exit, then kills it.
-// A pid that is already gone is not an error.
+// Stop sends pid SIGTERM, waits up to grace for it to exit, then kills it
+// and waits until it is gone, so that what it held (its ports) is free when
+// Stop returns. A pid that is already gone is not an error.
 func Stop(pid int, grace time.Duration) error {
 	p, err := os.FindProcess(pid)
 	if err != nil || p.Signal(syscall.SIGTERM) != nil {
 		return nil // already gone
 	}
-	for deadline := time.Now().Add(grace); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if Exited(pid) {
-			return nil
-		}
+	if waitExit(pid, grace) {
+		return nil
 	}
 	if err := p.Kill(); err != nil && !Exited(pid) {
 		return fmt.Errorf("stop pid %d: %w", pid, err)
 	}
+	if !waitExit(pid, killWait) {
+		return fmt.Errorf("stop pid %d: still running %s after SIGKILL", pid, killWait)
+	}
 	return nil
+}
+
+// killWait bounds the wait for a killed process to be gone.
+const killWait = 5 * time.Second
+
+func waitExit(pid int, limit time.Duration) bool {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if Exited(pid) {
+			return true
+		}
+	}
+	return Exited(pid)
 }

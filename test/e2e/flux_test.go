@@ -84,6 +84,7 @@ func TestFluxClusterLifecycle(t *testing.T) {
 		t.Fatalf("recover after the controllers stopped: exit %d", res.code)
 	}
 	if got := fluxPids(t, state); len(got) != len(flux.Controllers) {
+		logFluxControllers(t, state)
 		t.Fatalf("after recover the controllers are %v", got)
 	}
 
