@@ -124,6 +124,9 @@ func (a *Applier) EnsureCRD(ctx context.Context) error {
 	if _, err := a.rm.ApplyAllStaged(ctx, []*unstructured.Unstructured{crd, ns}, opts); err != nil {
 		return fmt.Errorf("install Sync CRD: %w", err)
 	}
+	if err := a.waitServed(ctx, []*unstructured.Unstructured{crd}); err != nil {
+		return fmt.Errorf("install Sync CRD: %w", err)
+	}
 	a.crdDone = true
 	return nil
 }

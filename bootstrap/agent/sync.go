@@ -170,6 +170,9 @@ func (a *Applier) applyDefinitions(ctx context.Context, plans []*workloadPlan, k
 	if _, notReady, err := a.waitHealthy(ctx, refs, nil); err != nil {
 		return changes, notReady, err
 	}
+	if err := a.waitServed(ctx, defs); err != nil {
+		return changes, nil, err
+	}
 	a.opts.Log("applied %d CRDs and Namespaces in %s", len(defs), time.Since(t).Round(time.Millisecond))
 	return changes, nil, nil
 }
