@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+	"github.com/rekindle-dev/rekindle/bootstrap/backupstore"
 	"github.com/rekindle-dev/rekindle/bootstrap/restore"
 )
 
@@ -56,8 +57,18 @@ func restoreStatuses(old []RestoreStatus, ws []WorkloadResult) []RestoreStatus {
 	return out
 }
 
+// seedTimeout bounds reading Velero's buckets to create the Backup objects
+// before Velero's own first sync (a slow or unreachable store then costs
+// the wait for that sync, not more).
+const seedTimeout = 20 * time.Second
+
 func (a *Applier) restoreRunner() *restore.Runner {
-	return &restore.Runner{Client: a.client, Log: a.opts.Log, Interval: min(a.opts.WaitInterval, 500*time.Millisecond)}
+	return &restore.Runner{Client: a.client, Log: a.opts.Log, Interval: min(a.opts.WaitInterval, 500*time.Millisecond),
+		Seed: func(ctx context.Context, ns string) (restore.SeedResult, error) {
+			ctx, cancel := context.WithTimeout(ctx, seedTimeout)
+			defer cancel()
+			return backupstore.Seed(ctx, a.client, ns)
+		}}
 }
 
 // applyRestore finds the backup and creates the Restore (or records a skip).

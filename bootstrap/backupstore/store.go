@@ -118,7 +118,42 @@ func (s *Store) Names(ctx context.Context) ([]string, error) {
 
 // Backup reads one backup's velero-backup.json; nil when the bucket has none.
 func (s *Store) Backup(ctx context.Context, name string) (*restore.Backup, error) {
+	u, err := s.metadata(ctx, name)
+	if err != nil || u == nil {
+		return nil, err
+	}
+	b := restore.BackupOf(u)
+	if b.Location == "" {
+		b.Location = s.loc.Name
+	}
+	// Velero's sync puts the backup in the location's namespace, whatever
+	// namespace the cluster that made it used.
+	b.Namespace = s.loc.Namespace
+	return &b, nil
+}
+
+// metadata is the Backup object of one backup's velero-backup.json, as
+// Velero wrote it; nil when the bucket has none.
+func (s *Store) metadata(ctx context.Context, name string) (*unstructured.Unstructured, error) {
 	key := path.Join(s.backupsDir(), name, metadataFile)
+	data, err := s.get(ctx, key)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	// apimachinery's json turns whole numbers into int64, as a cluster's
+	// objects hold them (encoding/json's float64 would read 0 items).
+	u := &unstructured.Unstructured{}
+	if err := utiljson.Unmarshal(data, &u.Object); err != nil {
+		return nil, fmt.Errorf("%s: %s is not a Backup object: %v", s.loc, key, err)
+	}
+	if k := u.GetKind(); k != "Backup" && k != "" {
+		return nil, fmt.Errorf("%s: %s holds a %q, not a Backup", s.loc, key, u.GetKind())
+	}
+	return u, nil
+}
+
+// get reads one object of the bucket (at most 16 MiB); nil when there is none.
+func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(key)})
 	if err != nil {
 		var nsk *s3types.NoSuchKey
@@ -132,23 +167,7 @@ func (s *Store) Backup(ctx context.Context, name string) (*restore.Backup, error
 	if err != nil {
 		return nil, fmt.Errorf("%s: read %s: %s", s.loc, key, scrub(err, s.creds))
 	}
-	// apimachinery's json turns whole numbers into int64, as a cluster's
-	// objects hold them (encoding/json's float64 would read 0 items).
-	u := &unstructured.Unstructured{}
-	if err := utiljson.Unmarshal(data, &u.Object); err != nil {
-		return nil, fmt.Errorf("%s: %s is not a Backup object: %v", s.loc, key, err)
-	}
-	if k := u.GetKind(); k != "Backup" && k != "" {
-		return nil, fmt.Errorf("%s: %s holds a %q, not a Backup", s.loc, key, u.GetKind())
-	}
-	b := restore.BackupOf(u)
-	if b.Location == "" {
-		b.Location = s.loc.Name
-	}
-	// Velero's sync puts the backup in the location's namespace, whatever
-	// namespace the cluster that made it used.
-	b.Namespace = s.loc.Namespace
-	return &b, nil
+	return data, nil
 }
 
 // Backups reads every backup in the bucket, a few at a time.

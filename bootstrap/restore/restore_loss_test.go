@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rekindle-dev/rekindle/bootstrap/agent"
@@ -133,6 +134,19 @@ func TestRestoreAfterClusterLoss(t *testing.T) {
 		time.Since(t0).Round(time.Millisecond), st.Applying.Round(time.Millisecond), st.Waiting.Round(time.Millisecond), st.Restore.ItemsRestored, st.Restore.Backup.Name)
 	if st.Restore == nil || st.Restore.Backup.Name != backup.Name || st.Restore.Phase != restore.PhaseCompleted {
 		t.Fatalf("restore outcome %+v, want Completed from %s", st.Restore, backup.Name)
+	}
+	// The Backup came from the bucket through rekindle's seed, not a
+	// minute later from Velero's own first sync.
+	if !strings.Contains(logB.text(), "Backup object(s) created from the bucket, as Velero's backup sync would") || !strings.Contains(logB.text(), backup.Name) {
+		t.Errorf("the agent did not create the Backup from the bucket:\n%s", logB.text())
+	}
+	seeded := &unstructured.Unstructured{}
+	seeded.SetGroupVersionKind(restore.BackupGVK)
+	if err := cb.Get(ctx, client.ObjectKey{Namespace: "velero", Name: backup.Name}, seeded); err != nil {
+		t.Fatal(err)
+	}
+	if mf := seeded.GetManagedFields(); len(mf) == 0 || strings.Contains(mf[0].Manager, "velero") || seeded.GetLabels()["velero.io/storage-location"] != "default" {
+		t.Errorf("Backup/velero/%s: managed by %v, labels %v; want created by the agent with the location's label", backup.Name, mf, seeded.GetLabels())
 	}
 	v := <-atReady
 	if v.err != nil || !sameData(v.pw, wantPw) || !sameData(v.key, wantKey) {

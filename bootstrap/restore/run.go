@@ -55,6 +55,23 @@ type Runner struct {
 	Interval time.Duration
 	// Log receives progress lines; nil discards them.
 	Log func(format string, args ...any)
+	// Seed, when set, is called once Velero's locations in a namespace
+	// are Available but one has not synced its backups into the cluster
+	// yet. It should do what that sync does (bootstrap/backupstore.Seed
+	// reads the buckets and creates the missing Backup objects) and say
+	// whether every backup the buckets hold is now in the cluster; Start
+	// then need not wait for Velero's first sync, which comes a minute
+	// after Velero starts. An error, or an incomplete seed, is logged and
+	// Start waits for Velero's sync as without Seed.
+	Seed func(ctx context.Context, ns string) (SeedResult, error)
+}
+
+// SeedResult is what a Seed did.
+type SeedResult struct {
+	// Complete: every backup of the namespace's locations is in the cluster.
+	Complete bool
+	// Summary says what was created (and what was left to Velero, and why).
+	Summary string
 }
 
 func (r *Runner) logf(format string, args ...any) {
@@ -85,7 +102,8 @@ func restoreName(workload, backup string) string {
 func markerName(workload string) string { return "rekindle-restore-" + workload }
 
 // Start runs a restore workload's apply: it waits for Velero's backup
-// storage locations to be Available and synced, then, unless an earlier
+// storage locations to be Available and their backups in the cluster
+// (synced by Velero, or by Seed), then, unless an earlier
 // pass on this cluster already restored (or skipped), finds the backup and
 // creates the Restore. With no backup, it fails with ErrNoBackup or, with
 // the skip policy, records the skip (a ConfigMap in Velero's namespace) and
@@ -96,7 +114,7 @@ func (r *Runner) Start(ctx context.Context, workload string, spec *blueprints.Re
 	if earlier, err := r.earlier(ctx, ns, workload, out); err != nil || earlier {
 		return out, err
 	}
-	if err := r.waitSynced(ctx, ns, true); err != nil {
+	if err := r.waitBackups(ctx, ns); err != nil {
 		return out, err
 	}
 	b, err := r.find(ctx, spec)
@@ -209,6 +227,32 @@ func (r *Runner) find(ctx context.Context, spec *blueprints.RestoreWorkload) (*B
 		return nil, fmt.Errorf("backup %s/%s is %s, not Completed", b.Namespace, b.Name, orUnknown(b.Phase))
 	}
 	return b, nil
+}
+
+// waitBackups returns once the backups of ns's locations are in the
+// cluster: Velero has synced every location, or, once they are Available,
+// Seed put them there.
+func (r *Runner) waitBackups(ctx context.Context, ns string) error {
+	if r.Seed == nil {
+		return r.waitSynced(ctx, ns, true)
+	}
+	if err := r.waitSynced(ctx, ns, false); err != nil {
+		return err
+	}
+	if ok, _, err := locationsSynced(ctx, r.Client, ns, true); err == nil && ok {
+		return nil
+	}
+	res, err := r.Seed(ctx, ns)
+	switch {
+	case err != nil:
+		r.logf("restore: could not read the backups from the bucket: %v; waiting for Velero's backup sync instead", err)
+	case !res.Complete:
+		r.logf("restore: %s; waiting for Velero's backup sync for the rest", res.Summary)
+	default:
+		r.logf("restore: %s", res.Summary)
+		return nil
+	}
+	return r.waitSynced(ctx, ns, true)
 }
 
 // waitSynced polls until locationsSynced holds (with synced: the backups

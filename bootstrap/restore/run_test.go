@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,53 @@ func TestStartWaitsForTheLocationToSync(t *testing.T) {
 	_, err := r.Start(ctx, "state", &blueprints.RestoreWorkload{Velero: blueprints.VeleroSource{Backup: "b1"}})
 	if err == nil || !strings.Contains(err.Error(), "BackupStorageLocation/velero/default is Unavailable bucket not found") {
 		t.Fatalf("Start with an unavailable location = %v, want it named", err)
+	}
+}
+
+// With a Seed, an Available location that has not synced yet does not
+// hold the restore back once the seed has put every backup in the
+// cluster; a failed or incomplete seed waits for Velero's sync.
+func TestStartSeedsBeforeVeleroSyncs(t *testing.T) {
+	loc := syncedLocation()
+	unstructured.RemoveNestedField(loc.Object, "status", "lastSyncedTime")
+	spec := &blueprints.RestoreWorkload{Velero: blueprints.VeleroSource{Schedule: "daily"}}
+	for _, tc := range []struct {
+		name     string
+		seed     func(c client.Client) (SeedResult, error)
+		restored bool
+		log      string
+	}{
+		{"complete", func(c client.Client) (SeedResult, error) {
+			return SeedResult{Complete: true, Summary: "1 Backup object(s) created from the bucket"}, c.Create(context.Background(), backupObj("daily-1", "daily", PhaseCompleted, time.Now(), 3))
+		}, true, "restore: 1 Backup object(s) created from the bucket"},
+		{"failed", func(client.Client) (SeedResult, error) {
+			return SeedResult{}, errors.New("read Secret velero/s3-key: not found")
+		},
+			false, "could not read the backups from the bucket: read Secret velero/s3-key: not found; waiting for Velero's backup sync instead"},
+		{"incomplete", func(client.Client) (SeedResult, error) {
+			return SeedResult{Summary: "0 Backup object(s) created; left to Velero's sync: daily-1 (1 pod volume backup(s))"}, nil
+		}, false, "left to Velero's sync: daily-1 (1 pod volume backup(s)); waiting for Velero's backup sync for the rest"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, c := fakeRunner(loc.DeepCopy())
+			var logs []string
+			r.Log = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+			r.Seed = func(context.Context, string) (SeedResult, error) { return tc.seed(c) }
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			out, err := r.Start(ctx, "state", spec)
+			if got := strings.Join(logs, "\n"); !strings.Contains(got, tc.log) {
+				t.Errorf("log lacks %q:\n%s", tc.log, got)
+			}
+			if tc.restored {
+				if err != nil || out.Backup == nil || out.Backup.Name != "daily-1" {
+					t.Fatalf("Start after a complete seed: %+v, %v", out, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "has not synced its backups yet") {
+				t.Fatalf("Start after a %s seed: %v; want it waiting for Velero's sync", tc.name, err)
+			}
+		})
 	}
 }
