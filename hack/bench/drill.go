@@ -134,17 +134,17 @@ func runDrill(ctx context.Context, bin, example, env, work, reportDir string) (d
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	rss, err := child(dctx, filepath.Join(reportDir, "drill.log"), bin, "drill", "--blueprint", bp, "--env", env,
+	u, err := child(dctx, filepath.Join(reportDir, "drill.log"), bin, "drill", "--blueprint", bp, "--env", env,
 		"--state-dir", state, "--report-dir", reportDir)
 	seconds := time.Since(start).Seconds()
 	if err != nil {
-		return drillRun{Seconds: seconds, PeakRSSMiB: rss}, err
+		return drillRun{Seconds: seconds, PeakRSSMiB: u.rssMiB}, err
 	}
 	data, err := os.ReadFile(filepath.Join(reportDir, "drill.json"))
 	if err != nil {
-		return drillRun{Seconds: seconds, PeakRSSMiB: rss}, err
+		return drillRun{Seconds: seconds, PeakRSSMiB: u.rssMiB}, err
 	}
 	d, err = parseDrill(data)
-	d.Seconds, d.PeakRSSMiB = seconds, rss
+	d.Seconds, d.PeakRSSMiB = seconds, u.rssMiB
 	return d, err
 }

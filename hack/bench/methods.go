@@ -28,8 +28,14 @@ type run struct {
 	// HealthyPhase the rest: Healthy - Present.
 	Present      float64 `json:"presentSeconds,omitempty"`
 	HealthyPhase float64 `json:"healthyPhaseSeconds,omitempty"`
-	// PeakRSS of the measured process in MiB (rekindle only).
+	// PeakRSS of the measured process in MiB, and the CPU-seconds it
+	// spent, user and system (rekindle only).
 	PeakRSSMiB float64 `json:"peakRSSMiB,omitempty"`
+	CPU        float64 `json:"cpuSeconds,omitempty"`
+	// MachineCPU is what every core of the machine spent from the start
+	// until the method ended (the cluster, the client and the benchmark's
+	// own watch): on two cores the replay is bound by it.
+	MachineCPU float64 `json:"machineCPUSeconds,omitempty"`
 	// Capped: the method was stopped at its time limit; Healthy is a lower
 	// bound and Note says how far it got.
 	Capped bool   `json:"capped,omitempty"`
@@ -41,11 +47,15 @@ type run struct {
 	started time.Time
 }
 
-// child runs a program, its output going to log, and returns its peak RSS.
-func child(ctx context.Context, log string, name string, args ...string) (float64, error) {
+// usage is what a child process cost: its peak RSS in MiB and its user and
+// system CPU-seconds.
+type usage struct{ rssMiB, cpu float64 }
+
+// child runs a program, its output going to log, and returns its usage.
+func child(ctx context.Context, log string, name string, args ...string) (usage, error) {
 	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return 0, err
+		return usage{}, err
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "--- %s %s %s\n", time.Now().Format("15:04:05.000"), name, strings.Join(args, " "))
@@ -53,16 +63,17 @@ func child(ctx context.Context, log string, name string, args ...string) (float6
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	err = cmd.Run()
-	var rss float64
+	var u usage
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = float64(ru.Maxrss) / 1024 // Linux: KiB
+			u.rssMiB = float64(ru.Maxrss) / 1024 // Linux: KiB
 		}
+		u.cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	}
 	if err != nil {
-		return rss, fmt.Errorf("%s %s: %w (output in %s)\n%s", filepath.Base(name), args[0], err, log, lastLines(log, 15))
+		return u, fmt.Errorf("%s %s: %w (output in %s)\n%s", filepath.Base(name), args[0], err, log, lastLines(log, 15))
 	}
-	return rss, nil
+	return u, nil
 }
 
 func lastLines(path string, n int) string {
@@ -87,10 +98,10 @@ func runRekindle(ctx context.Context, bin, blueprint string, c *kwokCluster, log
 	}
 	defer os.RemoveAll(state)
 	start := time.Now()
-	rss, err := child(ctx, filepath.Join(logDir, "rekindle-agent.log"), bin, "agent", "--once",
+	u, err := child(ctx, filepath.Join(logDir, "rekindle-agent.log"), bin, "agent", "--once",
 		"--blueprint", blueprint, "--env", benchEnv, "--cluster", benchCluster,
 		"--kubeconfig", c.Kubeconfig, "--state-dir", state, "-v", "2")
-	return run{started: start, Healthy: time.Since(start).Seconds(), PeakRSSMiB: rss}, err
+	return run{started: start, Healthy: time.Since(start).Seconds(), PeakRSSMiB: u.rssMiB, CPU: u.cpu}, err
 }
 
 // runKubectl is method (b), what a user without rekindle does: apply the

@@ -39,14 +39,14 @@ func (res *results) print(w io.Writer) {
 func (s *sizeResult) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%d objects in %d namespaces (%d Deployments)\n", s.Shape.Objects, s.Shape.Namespaces, s.Shape.Deployments)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  method\treplay s\tapply s\thealthy s\tpeak MiB\tfailed\t")
+	fmt.Fprintln(tw, "  method\treplay s\tapply s\thealthy s\tmachine CPU-s\tclient CPU-s\tpeak MiB\tfailed\t")
 	for _, m := range s.Methods {
 		name := m.Name
 		if name == s.Floor {
 			name += " (floor)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d/%d\t\n", name, m.Healthy.format(2), m.Present.format(2),
-			m.HealthyPhase.format(2), m.PeakRSS.format(0), m.Failed, len(m.Runs))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t\n", name, m.Healthy.format(2), m.Present.format(2),
+			m.HealthyPhase.format(2), m.MachineCPU.format(1), m.CPU.format(1), m.PeakRSS.format(0), m.Failed, len(m.Runs))
 	}
 	tw.Flush()
 	line := "  rekindle / floor: " + ratio(s.VsFloor, false)

@@ -53,6 +53,8 @@ type methodResult struct {
 	Present      stat   `json:"presentSeconds"`
 	HealthyPhase stat   `json:"healthyPhaseSeconds"`
 	PeakRSS      stat   `json:"peakRSSMiB"`
+	CPU          stat   `json:"cpuSeconds"`
+	MachineCPU   stat   `json:"machineCPUSeconds"`
 	FirstError   string `json:"firstError,omitempty"`
 }
 
@@ -78,7 +80,7 @@ type drillResult struct {
 // summarizeMethod computes a method's statistics over its runs.
 func summarizeMethod(name string, runs []run) methodResult {
 	m := methodResult{Name: name, Runs: runs}
-	var healthy, present, phase, rss []float64
+	var healthy, present, phase, rss, cpu, machine []float64
 	capped := false
 	for _, r := range runs {
 		if r.Error != "" {
@@ -97,8 +99,15 @@ func summarizeMethod(name string, runs []run) methodResult {
 		if r.PeakRSSMiB > 0 {
 			rss = append(rss, r.PeakRSSMiB)
 		}
+		if r.CPU > 0 {
+			cpu = append(cpu, r.CPU)
+		}
+		if r.MachineCPU > 0 && !r.Capped {
+			machine = append(machine, r.MachineCPU)
+		}
 	}
 	m.Healthy, m.Present, m.HealthyPhase, m.PeakRSS = summarize(healthy), summarize(present), summarize(phase), summarize(rss)
+	m.CPU, m.MachineCPU = summarize(cpu), summarize(machine)
 	m.Healthy.LowerBound = capped
 	return m
 }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
+
+	"github.com/rekindle-dev/rekindle/hack/bench/cpustat"
 )
 
 // sizeInput is one generated blueprint and what the baselines replay.
@@ -71,12 +73,12 @@ func benchSize(ctx context.Context, o options, bin, work, out string, sz sizeSpe
 		}
 		// The CLI's render, as a user runs it.
 		t := time.Now()
-		rss, err := child(ctx, filepath.Join(logs, "render.log"), bin, "blueprint", "render", "-q",
+		u, err := child(ctx, filepath.Join(logs, "render.log"), bin, "blueprint", "render", "-q",
 			"--blueprint", in.blueprint, "--env", benchEnv, "--cluster", benchCluster)
 		if err != nil {
 			return result(), err
 		}
-		render, renderRSS = append(render, time.Since(t).Seconds()), append(renderRSS, rss)
+		render, renderRSS = append(render, time.Since(t).Seconds()), append(renderRSS, u.rssMiB)
 		for _, m := range o.methods {
 			r := measure(ctx, o, bin, m, i, in, logs)
 			if err := ctx.Err(); err != nil {
@@ -114,6 +116,7 @@ func measure(ctx context.Context, o options, bin string, m method, i int, in siz
 	mctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	var r run
+	busy := cpustat.MachineBusyTicks()
 	switch m.name {
 	case "rekindle":
 		r, err = runRekindle(mctx, bin, in.blueprint, c, logs)
@@ -122,7 +125,7 @@ func measure(ctx context.Context, o options, bin string, m method, i int, in siz
 	default:
 		r, err = runRaw(mctx, in.objs, c, m.workers)
 	}
-	r.Load = load
+	r.Load, r.MachineCPU = load, cpustat.Since(busy)
 	if err == nil && !r.Capped {
 		err = checkState(ctx, c.Config, s)
 	}

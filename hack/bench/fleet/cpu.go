@@ -3,12 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/rekindle-dev/rekindle/hack/bench/cpustat"
 )
 
 // cpuUse is what the machine spent while one rekindle command ran: all of
@@ -33,30 +33,6 @@ func (c cpuUse) busyPercent() float64 {
 		return 0
 	}
 	return 100 * c.BusySeconds / c.CapacitySeconds
-}
-
-// machineBusyTicks is the busy time of all cores so far, from /proc/stat's
-// first line: every column but idle and iowait, guest time being already
-// in user and nice.
-func machineBusyTicks() int64 {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, col := range f[1:9] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		n, _ := strconv.ParseInt(col, 10, 64)
-		busy += n
-	}
-	return busy
 }
 
 // processCPU follows the CPU time of the state dir's processes while a
@@ -101,7 +77,7 @@ func (p *processCPU) byKind() map[string]float64 {
 	out := map[string]float64{}
 	for pid, t := range p.last {
 		if k := p.kind[pid]; k != "" {
-			out[k] += float64(t-p.base[pid]) / ticksPerSecond
+			out[k] += float64(t-p.base[pid]) / cpustat.TicksPerSecond
 		}
 	}
 	return out

@@ -13,11 +13,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// ticksPerSecond is USER_HZ, the unit of utime and stime in /proc/<pid>/stat
-// (100 on every Linux this runs on).
-const ticksPerSecond = 100
+	"github.com/rekindle-dev/rekindle/hack/bench/cpustat"
+)
 
 // usage is what one rekindle command cost.
 type usage struct {
@@ -48,7 +46,7 @@ func runRekindle(ctx context.Context, bin, state, logPath string, args ...string
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, log), log
 	fmt.Fprintf(log, "$ %s %s\n", bin, strings.Join(cmd.Args[1:], " "))
 	procs := newProcessCPU(state)
-	busy0 := machineBusyTicks()
+	busy0 := cpustat.MachineBusyTicks()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, usage{}, err
@@ -80,7 +78,7 @@ func runRekindle(ctx context.Context, bin, state, logPath string, args ...string
 	u := <-polled
 	u.Seconds = time.Since(start).Seconds()
 	procs.poll()
-	u.CPU = &cpuUse{BusySeconds: float64(machineBusyTicks()-busy0) / ticksPerSecond,
+	u.CPU = &cpuUse{BusySeconds: float64(cpustat.MachineBusyTicks()-busy0) / cpustat.TicksPerSecond,
 		CapacitySeconds: u.Seconds * float64(runtime.NumCPU()), ByProcess: procs.byKind()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		u.PeakRSSMiB = float64(ru.Maxrss) / 1024
@@ -231,9 +229,9 @@ func measureIdle(ctx context.Context, state string, clusters int, window time.Du
 	return idle{
 		ClusterRSSMiB:     prss / n,
 		AgentRSSMiB:       arss / na,
-		ClusterMillicores: float64(p1-p0) / ticksPerSecond / secs * 1000 / n,
-		ClusterCPUSeconds: float64(p0) / ticksPerSecond / n,
-		AgentMillicores:   float64(a1-a0) / ticksPerSecond / secs * 1000 / na,
+		ClusterMillicores: float64(p1-p0) / cpustat.TicksPerSecond / secs * 1000 / n,
+		ClusterCPUSeconds: float64(p0) / cpustat.TicksPerSecond / n,
+		AgentMillicores:   float64(a1-a0) / cpustat.TicksPerSecond / secs * 1000 / na,
 		Clusters:          clusters,
 		WindowSeconds:     secs,
 	}
