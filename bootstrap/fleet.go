@@ -22,6 +22,10 @@ type lane struct {
 	// created is set when this run created the cluster: its host agent
 	// restarts so that it syncs at once rather than at its next interval.
 	created bool
+	// fluxRestarted is set when this run started Flux's controllers on a
+	// cluster it did not create: the tree's status is from before, and
+	// the replay asks for a fresh reconcile of every object.
+	fluxRestarted bool
 }
 
 // DefaultParallel is how many of clusters are created at once when

@@ -96,6 +96,7 @@ func (r *run) installFlux(ctx context.Context, l *lane, kubeconfig string) (stri
 		return "", false, err
 	}
 	if !host {
+		l.fluxRestarted = !l.created
 		took, err := r.waitFluxPods(ctx, c, kubeconfig, layout)
 		if err != nil {
 			return "", false, err
@@ -116,6 +117,7 @@ func (r *run) installFlux(ctx context.Context, l *lane, kubeconfig string) (stri
 	if err != nil {
 		return "", false, err
 	}
+	l.fluxRestarted = len(started) > 0 && !l.created
 	what := "already running"
 	if len(started) > 0 {
 		what = "started: " + strings.Join(started, ", ")
@@ -152,7 +154,7 @@ func (r *run) replayFlux(ctx context.Context, l *lane) (string, bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.ReplayTimeout)
 	defer cancel()
-	res, err := flux.Wait(ctx, cfg, flux.WaitOptions{Source: src, Root: root, Commit: r.repo.Commit,
+	res, err := flux.Wait(ctx, cfg, flux.WaitOptions{Source: src, Root: root, Commit: r.repo.Commit, RequestReconcile: l.fluxRestarted,
 		Progress: func(f string, a ...any) { r.info(StepReplay, l.c.Name, f, a...) }})
 	l.sum.Agent = blueprints.AgentFlux
 	if res != nil {

@@ -41,6 +41,9 @@ type Object struct {
 	Revision string `json:"revision,omitempty"`
 	// Attempted is a Kustomization's lastAttemptedRevision.
 	Attempted string `json:"attempted,omitempty"`
+	// Handled is status.lastHandledReconcileAt: the last reconcile request
+	// (ReconcileRequestAnnotation) the controller handled.
+	Handled string `json:"lastHandledReconcileAt,omitempty"`
 }
 
 // Ref names the object as Kind/namespace/name.
@@ -195,6 +198,7 @@ func (k *kube) read(ctx context.Context, gvk schema.GroupVersionKind, n types.Na
 	o.Found = true
 	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
 	o.Current = observed == u.GetGeneration()
+	o.Handled, _, _ = unstructured.NestedString(u.Object, "status", "lastHandledReconcileAt")
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {
 		m, _ := c.(map[string]any)

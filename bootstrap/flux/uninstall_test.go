@@ -67,6 +67,31 @@ func TestInstallWaitUninstall(t *testing.T) {
 		t.Fatalf("verify: %+v, entries %v, %v", vr, tree.Entries, err)
 	}
 
+	// The controllers restart (a recover after this machine rebooted):
+	// the tree's status is from before, so Wait asks every object to
+	// reconcile and returns once each has handled that request.
+	if err := hc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hc.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Wait(ctx, kc.Config, WaitOptions{Source: src, Root: root, Commit: commit, RequestReconcile: true, Progress: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled := map[string]bool{}
+	for _, o := range append([]Object{again.Tree.Source}, again.Tree.Objects...) {
+		handled[o.Handled] = true
+		if o.Handled == "" || !o.IsReady() {
+			t.Errorf("%s after Wait with RequestReconcile: handled %q, ready %v", o.Ref(), o.Handled, o.IsReady())
+		}
+	}
+	if len(handled) != 1 {
+		t.Errorf("the objects handled different requests: %v", handled)
+	}
+	t.Logf("after a restart, every object reconciled again within %s", again.ReadyAfter)
+
 	if err := hc.Stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,13 @@ type WaitOptions struct {
 	TerminalGrace time.Duration
 	// Progress reports a change of state (never a secret).
 	Progress func(format string, args ...any)
+	// RequestReconcile asks every object of the tree to reconcile, as
+	// `flux reconcile` does, and waits until each has handled the request:
+	// after the controllers (re)started on a cluster that had the tree, the
+	// status they left says nothing about the state now (seen: a recover
+	// that restarted them found the tree Ready from before, and verify a
+	// moment later found a Kustomization reconciling).
+	RequestReconcile bool
 }
 
 // WaitResult is when each part was done, from the start of the wait.
@@ -74,8 +81,15 @@ func Wait(ctx context.Context, cfg *rest.Config, o WaitOptions) (*WaitResult, er
 	failingSince := map[string]time.Time{}
 	lastLine := ""
 	var lastErr error
+	var req *reconcileRequest
+	if o.RequestReconcile {
+		req = &reconcileRequest{token: start.UTC().Format(time.RFC3339Nano), asked: map[string]bool{}}
+	}
 	for {
 		t, err := k.readTree(ctx, o.Source, o.Root)
+		if err == nil && req != nil {
+			err = req.ask(ctx, k, t)
+		}
 		if err == nil {
 			res.Tree = t
 			if res.SourceAfter == 0 && t.Source.IsReady() && t.Source.AtCommit(o.Commit) {
@@ -85,6 +99,9 @@ func Wait(ctx context.Context, cfg *rest.Config, o WaitOptions) (*WaitResult, er
 			blockers, terminal := check(t, o.Commit, failingSince, o.TerminalGrace)
 			if terminal != nil {
 				return res, terminal
+			}
+			if req != nil && len(blockers) == 0 {
+				blockers = req.pending(t)
 			}
 			if len(blockers) == 0 && res.SourceAfter > 0 {
 				res.ReadyAfter = time.Since(start)
