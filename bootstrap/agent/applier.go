@@ -83,6 +83,8 @@ func (o *ApplyOptions) defaults() {
 type Applier struct {
 	cfg    *rest.Config
 	client client.Client
+	// raw sends the applies of missing objects (applyMissing).
+	raw    *rest.RESTClient
 	mapper meta.RESTMapper
 	rm     *ssa.ResourceManager
 	opts   ApplyOptions
@@ -113,10 +115,14 @@ func NewApplier(cfg *rest.Config, opts ApplyOptions) (*Applier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
+	raw, err := newRawClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("rest client: %w", err)
+	}
 	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
 	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: "rekindle.dev"})
 	rm.SetConcurrency(2)
-	return &Applier{cfg: cfg, client: c, mapper: mapper, rm: rm, opts: opts}, nil
+	return &Applier{cfg: cfg, client: c, raw: raw, mapper: mapper, rm: rm, opts: opts}, nil
 }
 
 // Client returns the controller-runtime client the applier uses.

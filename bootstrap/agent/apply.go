@@ -133,8 +133,8 @@ func (a *Applier) applyOne(ctx context.Context, o *unstructured.Unstructured, ch
 		}
 		return *e, nil
 	}
-	if err := a.client.Patch(ctx, obj, client.Apply, client.ForceOwnership, client.FieldOwner(FieldManager)); err != nil {
-		return ssa.ChangeSetEntry{}, fmt.Errorf("%s apply failed: %w", utils.FmtUnstructured(o), err)
+	if err := a.applyMissing(ctx, obj); err != nil {
+		return ssa.ChangeSetEntry{}, err
 	}
 	return ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().Version,
 		Subject: utils.FmtUnstructured(o), Action: ssa.CreatedAction}, nil
