@@ -32,7 +32,7 @@ type workloadRun struct {
 
 // applyWorkload applies one workload: a Helm workload becomes a release, a
 // plain one goes through apply.
-func (a *Applier) applyWorkload(ctx context.Context, cluster string, p *workloadPlan, known map[string]string, run *workloadRun, started time.Time) error {
+func (a *Applier) applyWorkload(ctx context.Context, cluster string, p *workloadPlan, have held, run *workloadRun, started time.Time) error {
 	if p.w.Restore != nil {
 		return a.applyRestore(ctx, p, run, started)
 	}
@@ -53,7 +53,7 @@ func (a *Applier) applyWorkload(ctx context.Context, cluster string, p *workload
 		run.release = &ReleaseResult{Workload: p.w.Name, Name: h.ReleaseName, Namespace: h.Namespace, Revision: rev, Action: act}
 		a.opts.Log("helm release %s/%s %s (revision %d)", h.Namespace, h.ReleaseName, act, rev)
 	} else if len(p.rest) > 0 {
-		changes, failed := a.apply(ctx, p.rest, known)
+		changes, failed := a.apply(ctx, p.rest, have)
 		run.changes = changes
 		if len(failed) > 0 {
 			for i := range failed {
@@ -71,22 +71,35 @@ func (a *Applier) applyWorkload(ctx context.Context, cluster string, p *workload
 	return nil
 }
 
+// held is what a pass knows the cluster holds without asking it: the
+// objects of the last inventory (key to hash), and the Namespaces this pass
+// created, which hold none of the render's objects yet.
+type held struct {
+	known   map[string]string
+	emptyNS map[string]bool
+}
+
 // apply server-side applies objs, each by one rule: an object the cluster
 // holds goes through ssa's Apply, which compares a server-side dry run with
 // the live object (the drift check) and writes only when they differ; an
 // object the cluster lacks is applied at once, since a dry run could only
-// say that it is new. Objects of the last inventory (known) count as held
-// without a request; for the others one metadata LIST per kind and
-// namespace tells. On a recovery every object is missing and costs one
-// request. Requests start in startOrder. Every object is tried; those that
-// fail are returned with why, in the render's order.
-func (a *Applier) apply(ctx context.Context, objs []*unstructured.Unstructured, known map[string]string) ([]ssa.ChangeSetEntry, []FailedObject) {
+// say that it is new. Objects of the last inventory count as held, and
+// objects in a Namespace this pass created as missing, without a request;
+// for the others one metadata LIST per kind and namespace tells. On a
+// recovery every object is missing and costs one request. Requests start
+// in startOrder. Every object is tried; those that fail are returned with
+// why, in the render's order.
+func (a *Applier) apply(ctx context.Context, objs []*unstructured.Unstructured, h held) ([]ssa.ChangeSetEntry, []FailedObject) {
 	var probe []int
 	check := make([]bool, len(objs))
 	for i, o := range objs {
-		if _, ok := known[refOf(o).key()]; ok {
+		switch _, ok := h.known[refOf(o).key()]; {
+		case ok:
 			check[i] = true
-		} else {
+		case o.GetNamespace() != "" && h.emptyNS[o.GetNamespace()]:
+			// missing: applied at once (an object a controller put there
+			// meanwhile, a default ServiceAccount, is applied over)
+		default:
 			probe = append(probe, i)
 		}
 	}

@@ -19,7 +19,9 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
@@ -134,7 +136,7 @@ func TestWaitSeesObjectsBecomeHealthy(t *testing.T) {
 func TestApplyCreatesMissingObjectsWithoutADriftCheck(t *testing.T) {
 	a, c := newFakeApplier(t, ApplyOptions{})
 	objs := []*unstructured.Unstructured{configMap("shop", "a", map[string]any{"k": "1"}), configMap("shop", "b", nil)}
-	changes, failed := a.apply(context.Background(), objs, nil)
+	changes, failed := a.apply(context.Background(), objs, held{})
 	if len(failed) != 0 {
 		t.Fatalf("failed: %v", failed)
 	}
@@ -214,5 +216,35 @@ func TestPermanentFailures(t *testing.T) {
 		if got := permanent(fmt.Errorf("apply: %w", tc.err)); got != tc.want {
 			t.Errorf("permanent(%v) = %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+// Objects in a Namespace the pass created are applied without asking the
+// cluster whether it holds them; elsewhere one LIST per kind and
+// namespace tells, and the definitions' change set names the created
+// Namespaces.
+func TestApplySkipsTheProbeInNamespacesThePassCreated(t *testing.T) {
+	a, _ := newFakeApplier(t, ApplyOptions{})
+	var lists []string
+	c := interceptor.NewClient(a.client.(client.WithWatch), interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			lo := &client.ListOptions{}
+			lo.ApplyOptions(opts)
+			lists = append(lists, lo.Namespace)
+			return c.List(ctx, list, opts...)
+		},
+	})
+	a.client = c
+	objs := []*unstructured.Unstructured{configMap("fresh", "a", nil), configMap("fresh", "b", nil), configMap("old", "c", nil), configMap("old", "d", nil)}
+	emptyNS := createdNamespaces([]ssa.ChangeSetEntry{
+		{ObjMetadata: object.ObjMetadata{GroupKind: schema.GroupKind{Kind: "Namespace"}, Name: "fresh"}, Action: ssa.CreatedAction},
+		{ObjMetadata: object.ObjMetadata{GroupKind: schema.GroupKind{Kind: "Namespace"}, Name: "old"}, Action: ssa.UnchangedAction},
+	})
+	changes, failed := a.apply(context.Background(), objs, held{emptyNS: emptyNS})
+	if len(failed) != 0 || len(changes) != 4 {
+		t.Fatalf("changes %v, failed %v", changes, failed)
+	}
+	if fmt.Sprint(lists) != "[old]" {
+		t.Fatalf("LISTs in namespaces %v, want only [old]", lists)
 	}
 }

@@ -81,7 +81,7 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 	// the inventory like a workload's objects; they are not a workload.
 	all := append([]*workloadPlan{nsPlan}, plans...)
 
-	changes, failed, err := a.applyDefinitions(ctx, all, known)
+	changes, failed, err := a.applyDefinitions(ctx, all, held{known: known})
 	configured := count(res, changes)
 	if err != nil {
 		if len(failed) == 0 {
@@ -100,7 +100,7 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 
 	res.Applied += len(nsPlan.wait)
 	res.Healthy += len(nsPlan.wait)
-	runs := a.runWorkloads(ctx, rc.Cluster, plans, known, res.Started)
+	runs := a.runWorkloads(ctx, rc.Cluster, plans, held{known: known, emptyNS: createdNamespaces(changes)}, res.Started)
 	appliedOK := make([]bool, len(all))
 	appliedOK[0] = true
 	for i, run := range runs {
@@ -150,7 +150,7 @@ func (a *Applier) sync(ctx context.Context, rc *blueprints.RenderedCluster, opts
 // plain workloads and waits until the CRDs are Established. Helm workloads
 // keep theirs: Helm refuses to adopt objects another manager created.
 // The objects the API server refused are returned with the error.
-func (a *Applier) applyDefinitions(ctx context.Context, plans []*workloadPlan, known map[string]string) ([]ssa.ChangeSetEntry, []FailedObject, error) {
+func (a *Applier) applyDefinitions(ctx context.Context, plans []*workloadPlan, h held) ([]ssa.ChangeSetEntry, []FailedObject, error) {
 	var defs []*unstructured.Unstructured
 	for _, p := range plans {
 		defs = append(defs, p.defs...)
@@ -159,7 +159,7 @@ func (a *Applier) applyDefinitions(ctx context.Context, plans []*workloadPlan, k
 		return nil, nil, nil
 	}
 	t := time.Now()
-	changes, failed := a.apply(ctx, defs, known)
+	changes, failed := a.apply(ctx, defs, h)
 	if len(failed) > 0 {
 		return changes, failed, fmt.Errorf("%s", summarizeFailed(failed, 5))
 	}
@@ -177,11 +177,22 @@ func (a *Applier) applyDefinitions(ctx context.Context, plans []*workloadPlan, k
 	return changes, nil, nil
 }
 
+// createdNamespaces are the Namespaces a change set created.
+func createdNamespaces(changes []ssa.ChangeSetEntry) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range changes {
+		if c.Action == ssa.CreatedAction && c.ObjMetadata.GroupKind.Group == "" && c.ObjMetadata.GroupKind.Kind == "Namespace" {
+			out[c.ObjMetadata.Name] = true
+		}
+	}
+	return out
+}
+
 // runWorkloads schedules every workload: applied in dependsOn order, at most
 // Workloads at once, each waited for until healthy before its dependents
 // start. A workload that did not run (a dependency failed, the pass was
 // cancelled) ends failed, with the reason.
-func (a *Applier) runWorkloads(ctx context.Context, cluster string, plans []*workloadPlan, known map[string]string, started time.Time) []*workloadRun {
+func (a *Applier) runWorkloads(ctx context.Context, cluster string, plans []*workloadPlan, h held, started time.Time) []*workloadRun {
 	runs := make([]*workloadRun, len(plans))
 	jobs := make([]dag.Job, len(plans))
 	for i, p := range plans {
@@ -190,7 +201,7 @@ func (a *Applier) runWorkloads(ctx context.Context, cluster string, plans []*wor
 		jobs[i] = dag.Job{
 			Name:  p.w.Name,
 			Deps:  p.deps,
-			Apply: func(ctx context.Context) error { return a.applyWorkload(ctx, cluster, p, known, run, started) },
+			Apply: func(ctx context.Context) error { return a.applyWorkload(ctx, cluster, p, h, run, started) },
 			Wait: func(ctx context.Context) error {
 				if p.w.Restore != nil {
 					return a.waitRestore(ctx, p, run, started)
