@@ -105,6 +105,20 @@ func (l Location) awsProvider() bool {
 	return l.Provider == "aws" || l.Provider == "velero.io/aws"
 }
 
+// credentialRef is where the location's credentials are: the Secret and
+// key spec.credential names, else key "cloud" of DefaultCredentialsSecret,
+// and the profile of that file (spec.config.profile, else "default").
+func (l Location) credentialRef() (secret, key, profile string) {
+	secret, key, profile = l.credName, l.credKey, l.profile
+	if secret == "" {
+		secret, key = DefaultCredentialsSecret, "cloud"
+	}
+	if profile == "" {
+		profile = "default"
+	}
+	return secret, key, profile
+}
+
 // credentials is one profile of an AWS credentials file. It has no String
 // of its own fields: fmt prints it redacted.
 type credentials struct {
@@ -125,14 +139,7 @@ const DefaultCredentialsSecret = "cloud-credentials"
 // or AWS_SHARED_CREDENTIALS_FILE, from getenv. It says where they came
 // from, or why there are none.
 func credentialsFor(rc *blueprints.RenderedCluster, l Location, getenv func(string) string) (credentials, string, error) {
-	name, key := l.credName, l.credKey
-	if name == "" {
-		name, key = DefaultCredentialsSecret, "cloud"
-	}
-	profile := l.profile
-	if profile == "" {
-		profile = "default"
-	}
+	name, key, profile := l.credentialRef()
 	data, found, keyFound := secretValue(rc, l.Namespace, name, key)
 	switch {
 	case keyFound:

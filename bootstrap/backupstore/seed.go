@@ -238,14 +238,7 @@ func validLabel(v string) string {
 // "cloud" of DefaultCredentialsSecret (mounted into Velero's Deployment as
 // its AWS credentials file).
 func credentialsInCluster(ctx context.Context, c client.Reader, l Location) (credentials, error) {
-	name, key := l.credName, l.credKey
-	if name == "" {
-		name, key = DefaultCredentialsSecret, "cloud"
-	}
-	profile := l.profile
-	if profile == "" {
-		profile = "default"
-	}
+	name, key, profile := l.credentialRef()
 	sec := &corev1.Secret{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: name}, sec); err != nil {
 		return credentials{}, fmt.Errorf("credentials of %s: read Secret %s/%s: %w", l, l.Namespace, name, err)

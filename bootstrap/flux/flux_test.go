@@ -12,10 +12,9 @@ import (
 	"github.com/rekindle-dev/rekindle/blueprints"
 )
 
-// The example repo, laid out as `flux bootstrap` writes one, loads: its
-// components, gotk-sync, and the Secret and directory its apps
-// Kustomization decrypts with and from.
-func TestLoadLayoutOfTheExample(t *testing.T) {
+// exampleLayout is the Flux layout of blueprints/examples/flux's dev cluster.
+func exampleLayout(t *testing.T) *Layout {
+	t.Helper()
 	repo, err := blueprints.Load("../../blueprints/examples/flux")
 	if err != nil {
 		t.Fatal(err)
@@ -24,6 +23,14 @@ func TestLoadLayoutOfTheExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// The example repo, laid out as `flux bootstrap` writes one, loads: its
+// components, gotk-sync, and the Secret and directory its apps
+// Kustomization decrypts with and from.
+func TestLoadLayoutOfTheExample(t *testing.T) {
+	l := exampleLayout(t)
 	if l.Source().GetName() != "flux-system" || l.Root().GetName() != "flux-system" {
 		t.Errorf("gotk-sync: source %q, root %q", l.Source().GetName(), l.Root().GetName())
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/test/kwoktest"
 	"github.com/rekindle-dev/rekindle/test/testenv"
 )
@@ -29,16 +28,9 @@ func needControllers(t *testing.T) {
 func TestHostControllerStartPortTaken(t *testing.T) {
 	needControllers(t)
 	kc := kwoktest.New(t, "fluxstart", 1)
-	repo, err := blueprints.Load("../../blueprints/examples/flux")
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout, err := LoadLayout(repo, &blueprints.Flux{Path: "clusters/dev"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout := exampleLayout(t)
 	// The CRDs the controllers need to start; no source they could fetch.
-	err = Install(t.Context(), kc.Config, InstallOptions{Layout: layout, URL: "http://127.0.0.1:1/org/none", Commit: strings.Repeat("ab", 20), AgeKey: "AGE-SECRET-KEY-1TEST", SkipDeployments: true, Log: t.Logf})
+	err := Install(t.Context(), kc.Config, InstallOptions{Layout: layout, URL: "http://127.0.0.1:1/org/none", Commit: strings.Repeat("ab", 20), AgeKey: "AGE-SECRET-KEY-1TEST", SkipDeployments: true, Log: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

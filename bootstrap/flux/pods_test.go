@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/test/kwoktest"
 )
 
@@ -22,14 +21,7 @@ import (
 func TestWaitControllersAndMissing(t *testing.T) {
 	ctrllog.SetLogger(logr.Discard())
 	kc := kwoktest.New(t, "fluxpods", 1)
-	repo, err := blueprints.Load("../../blueprints/examples/flux")
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout, err := LoadLayout(repo, &blueprints.Flux{Path: "clusters/dev"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout := exampleLayout(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	if down, err := ControllersNotAvailable(ctx, kc.Config, layout); err != nil || len(down) != 3 {
@@ -39,7 +31,7 @@ func TestWaitControllersAndMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	err = WaitControllers(ctx, kc.Config, layout, ControllersOptions{Progress: t.Logf})
+	err := WaitControllers(ctx, kc.Config, layout, ControllersOptions{Progress: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

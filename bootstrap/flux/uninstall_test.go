@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/rekindle-dev/rekindle/blueprints"
 	"github.com/rekindle-dev/rekindle/test/gitserver"
 	"github.com/rekindle-dev/rekindle/test/kwoktest"
 	"github.com/rekindle-dev/rekindle/test/testenv"
@@ -37,17 +36,10 @@ func TestInstallWaitUninstall(t *testing.T) {
 	gitserver.WriteFile(t, repoDir, "clusters/dev/app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: default\ndata:\n  k: v\n")
 	commit := gitserver.Commit(t, repoDir, "fleet")
 	url := gitserver.NewHTTP(t, base, "") + "/org/fleet"
-	repo, err := blueprints.Load("../../blueprints/examples/flux")
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout, err := LoadLayout(repo, &blueprints.Flux{Path: "clusters/dev"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout := exampleLayout(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	err = Install(ctx, kc.Config, InstallOptions{Layout: layout, URL: url, Commit: commit, AgeKey: "AGE-SECRET-KEY-1TEST", SkipDeployments: true, Log: t.Logf})
+	err := Install(ctx, kc.Config, InstallOptions{Layout: layout, URL: url, Commit: commit, AgeKey: "AGE-SECRET-KEY-1TEST", SkipDeployments: true, Log: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
