@@ -35,6 +35,7 @@ build_helm() {
     return
   fi
   GOBIN="${dir}" nice -n 10 go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+  echo "${dir}/helm"
 }
 
 declare -A CMD=(
