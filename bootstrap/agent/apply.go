@@ -118,7 +118,10 @@ func (a *Applier) apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	g.SetLimit(a.opts.Concurrency)
 	for _, i := range startOrder(objs) {
 		g.Go(func() error {
-			changes[i], errs[i] = a.applyOne(ctx, objs[i], check[i])
+			if errs[i] = a.inFlight.take(ctx); errs[i] == nil {
+				changes[i], errs[i] = a.applyOne(ctx, objs[i], check[i])
+				a.inFlight.give()
+			}
 			return nil
 		})
 	}
@@ -172,6 +175,10 @@ func (a *Applier) missing(ctx context.Context, objs []*unstructured.Unstructured
 	g.SetLimit(a.opts.Concurrency)
 	for k, idx := range groups {
 		g.Go(func() error {
+			if a.inFlight.take(ctx) != nil {
+				return nil // counted as present: the apply reports the error
+			}
+			defer a.inFlight.give()
 			if len(idx) == 1 {
 				o := objs[idx[0]]
 				m := &metav1.PartialObjectMetadata{}

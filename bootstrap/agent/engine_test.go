@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +46,8 @@ func newFakeApplier(t *testing.T, opts ApplyOptions, objs ...client.Object) (*Ap
 	}
 	c := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithRESTMapper(mapper).WithObjects(objs...).Build()
 	opts.defaults()
-	return &Applier{client: c, mapper: mapper, rm: ssa.NewResourceManager(c, nil, ssa.Owner{Field: FieldManager}), opts: opts}, c
+	return &Applier{client: c, mapper: mapper, rm: ssa.NewResourceManager(c, nil, ssa.Owner{Field: FieldManager}), opts: opts,
+		inFlight: make(requestSlots, opts.Concurrency)}, c
 }
 
 func notAvailable(ns, name string) *appsv1.Deployment {
@@ -246,5 +248,55 @@ func TestApplySkipsTheProbeInNamespacesThePassCreated(t *testing.T) {
 	}
 	if fmt.Sprint(lists) != "[old]" {
 		t.Fatalf("LISTs in namespaces %v, want only [old]", lists)
+	}
+}
+
+// Workloads applying at once share Concurrency: together they never have
+// more requests in flight, and one applying alone gets them all.
+func TestWorkloadsShareTheRequestsInFlight(t *testing.T) {
+	a, _ := newFakeApplier(t, ApplyOptions{Concurrency: 4})
+	var mu sync.Mutex
+	now, peak := 0, 0
+	a.client = interceptor.NewClient(a.client.(client.WithWatch), interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			mu.Lock()
+			now++
+			peak = max(peak, now)
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			now--
+			mu.Unlock()
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	})
+	workload := func(ns string) []*unstructured.Unstructured {
+		var objs []*unstructured.Unstructured
+		for i := range 12 {
+			objs = append(objs, configMap(ns, fmt.Sprintf("cm-%d", i), nil))
+		}
+		return objs
+	}
+	empty := held{emptyNS: map[string]bool{"alone": true, "a": true, "b": true, "c": true}}
+	if _, failed := a.apply(context.Background(), workload("alone"), empty); len(failed) != 0 {
+		t.Fatalf("failed: %v", failed)
+	}
+	if peak != 4 {
+		t.Fatalf("a workload applying alone had at most %d requests in flight, want all 4", peak)
+	}
+	peak = 0
+	var wg sync.WaitGroup
+	for _, ns := range []string{"a", "b", "c"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, failed := a.apply(context.Background(), workload(ns), empty); len(failed) != 0 {
+				t.Errorf("%s failed: %v", ns, failed)
+			}
+		}()
+	}
+	wg.Wait()
+	if peak != 4 {
+		t.Fatalf("3 workloads applying at once had %d requests in flight, want 4 (Concurrency, shared)", peak)
 	}
 }

@@ -95,7 +95,7 @@ func parseFlags(args []string) (options, string, error) {
 	fs.StringVar(&sizes, "sizes", "100:10,1000:50,5000:200", "blueprint sizes as objects[:namespaces], comma-separated")
 	fs.StringVar(&methods, "methods", "rekindle,kubectl,raw", "methods to measure")
 	fs.IntVar(&o.runs, "runs", 3, "runs of each method on each size, each on a fresh cluster")
-	fs.StringVar(&workers, "raw-workers", fmt.Sprintf("32,%d", rekindleInFlight*rekindleWorkloads), "requests the raw floor keeps in flight, comma-separated: each is measured and the fastest is the floor")
+	fs.StringVar(&workers, "raw-workers", fmt.Sprintf("32,%d", rekindleInFlight), "requests the raw floor keeps in flight, comma-separated: each is measured and the fastest is the floor")
 	fs.BoolVar(&o.drill, "drill", true, "also run `rekindle drill` on the example blueprint, and the floor for its objects")
 	fs.StringVar(&o.example, "example", "blueprints/examples/local", "blueprint the drill runs")
 	fs.StringVar(&o.exampleEnv, "example-env", "dev", "environment of -example the drill runs")

@@ -17,14 +17,11 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// Rekindle's apply engine keeps rekindleInFlight requests in flight per
-// workload and applies up to rekindleWorkloads workloads at once
-// (bootstrap/agent ApplyOptions defaults); the raw floor is run at that
-// total as one of its settings.
-const (
-	rekindleInFlight  = 16
-	rekindleWorkloads = 8
-)
+// rekindleInFlight is how many requests rekindle's apply engine keeps in
+// flight, shared by the workloads applying at once (bootstrap/agent
+// ApplyOptions.Concurrency's default); the raw floor is run at that total as
+// one of its settings.
+const rekindleInFlight = 128
 
 // mapping is where the raw floor sends one kind.
 type mapping struct {
