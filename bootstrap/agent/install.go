@@ -180,12 +180,15 @@ func Install(ctx context.Context, cfg *rest.Config, values InstallValues) error 
 	// The Sync CRD first, applied and awaited by rekindle: Helm would create
 	// it from the chart's crds/ and then poll every 2 s until it is
 	// Established (about 2 s of every install on a new cluster), and it never
-	// updates a CRD it finds. Helm then skips it as already present.
+	// updates a CRD it finds. Helm then skips it as already present. The
+	// install writes no Sync, so it does not wait for discovery to serve
+	// the kind (up to a few hundred ms on a new cluster): the agent, which
+	// writes them, waits for that itself, beside its first pass.
 	ap, err := NewApplier(cfg, ApplyOptions{Log: log})
 	if err != nil {
 		return fmt.Errorf("install agent: %w", err)
 	}
-	if err := ap.EnsureCRD(ctx); err != nil {
+	if err := ap.ensureCRD(ctx, false); err != nil {
 		return fmt.Errorf("install agent: %w", err)
 	}
 	hv := values.helmValues()

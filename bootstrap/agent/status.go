@@ -102,8 +102,13 @@ func (s *Sync) Condition(t string) *metav1.Condition {
 }
 
 // EnsureCRD installs (or updates) the Sync CRD and the rekindle-system
-// namespace, and waits until the CRD is Established.
-func (a *Applier) EnsureCRD(ctx context.Context) error {
+// namespace, and waits until the CRD is Established and discovery serves
+// its kind, so that Sync objects can be written.
+func (a *Applier) EnsureCRD(ctx context.Context) error { return a.ensureCRD(ctx, true) }
+
+// ensureCRD is EnsureCRD; with served false it returns once the CRD is
+// Established, for a caller that writes no Sync.
+func (a *Applier) ensureCRD(ctx context.Context, served bool) error {
 	a.crdOnce.Lock()
 	defer a.crdOnce.Unlock()
 	if a.crdDone {
@@ -123,6 +128,9 @@ func (a *Applier) EnsureCRD(ctx context.Context) error {
 	opts.WaitTimeout = time.Minute
 	if _, err := a.rm.ApplyAllStaged(ctx, []*unstructured.Unstructured{crd, ns}, opts); err != nil {
 		return fmt.Errorf("install Sync CRD: %w", err)
+	}
+	if !served {
+		return nil
 	}
 	if err := a.waitServed(ctx, []*unstructured.Unstructured{crd}); err != nil {
 		return fmt.Errorf("install Sync CRD: %w", err)
