@@ -20,9 +20,10 @@ type ApplyOptions struct {
 	// Concurrency is how many requests the applier keeps in flight at once,
 	// shared by the workloads that apply at the same time: a workload that
 	// applies alone, as the last ones of a replay do, gets them all.
-	// Default 128. With 16 for each workload, the last 2 of 10 workloads
-	// applied at a quarter of the cluster's pace, 16 s of a 60 s replay
-	// (docs/performance.md).
+	// Default 128. With 16 for each workload and 8 workloads at once, the
+	// last 2 of 10 workloads applied on a quarter of that (16 s of a 60 s
+	// replay); whether sharing makes replays faster is within the
+	// benchmark's noise (docs/performance.md).
 	Concurrency int
 	// Workloads is how many independent workloads may apply at once (their
 	// health waits do not count). Default 8: with 4, a 10-workload replay

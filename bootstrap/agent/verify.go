@@ -96,7 +96,8 @@ type objectVerdict struct {
 // (present), have the fields Git manages equal to Git (matching: a
 // server-side apply dry run with the agent's field manager changes nothing)
 // and be Current (healthy). Helm releases must exist, be deployed, and be at
-// the rendered chart name and version. Requests run Concurrency at a time.
+// the rendered chart name and version. Requests run Concurrency at a time,
+// from the budget the Applier's applies share.
 // An error means the comparison itself could not be made.
 func (a *Applier) Verify(ctx context.Context, rc *blueprints.RenderedCluster) (*VerifyResult, error) {
 	start := time.Now()
@@ -124,6 +125,10 @@ func (a *Applier) Verify(ctx context.Context, rc *blueprints.RenderedCluster) (*
 	g.SetLimit(a.opts.Concurrency)
 	for i, it := range items {
 		g.Go(func() error {
+			if err := a.inFlight.take(gctx); err != nil {
+				return err
+			}
+			defer a.inFlight.give()
 			v, err := a.verifyObject(gctx, it)
 			verdicts[i] = v
 			return err
