@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+
+	"golang.org/x/sync/errgroup"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -65,6 +68,7 @@ func (r *Repo) Render(ctx context.Context, envName, clusterName string, opts Ren
 	// CRDs are API versions the charts can see.
 	var crds []string
 	charts := make([]*loadedChart, len(ws))
+	plainErrs := r.renderPlainWorkloads(ctx, ws, d, rws)
 	for i, w := range ws {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -76,8 +80,13 @@ func (r *Repo) Render(ctx context.Context, envName, clusterName string, opts Ren
 			crds = append(crds, charts[i].crdAPIVersions()...)
 			continue
 		}
-		if rws[i], err = r.renderWorkload(ctx, w, d, nil); err != nil {
+		if err := plainErrs[i]; err != nil {
 			return nil, fail(w, err)
+		}
+		if rws[i] == nil {
+			if rws[i], err = r.renderWorkload(ctx, w, d, nil); err != nil {
+				return nil, fail(w, err)
+			}
 		}
 		crds = append(crds, crdAPIVersions(rws[i].Objects)...)
 	}
@@ -188,6 +197,31 @@ func (r *Repo) renderWorkload(ctx context.Context, w Workload, d *decrypter, h *
 	}
 	sortObjects(rw.Objects)
 	return rw, nil
+}
+
+// renderPlainWorkloads renders the plain YAML workloads of ws side by side
+// into rws, one per core: decoding YAML is CPU-bound and, for a repo of
+// thousands of objects, most of an agent's start. It returns each one's
+// error at its index; the others (charts, kustomizations, which may fetch
+// remote bases into a shared cache, restores) are left nil for the caller.
+func (r *Repo) renderPlainWorkloads(ctx context.Context, ws []Workload, d *decrypter, rws []*RenderedWorkload) []error {
+	errs := make([]error, len(ws))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, w := range ws {
+		if w.isHelm() || w.Restore != nil {
+			continue
+		}
+		if dir, err := r.Path(w.Path); err != nil || isKustomization(dir) {
+			continue
+		}
+		g.Go(func() error {
+			rws[i], errs[i] = r.renderWorkload(ctx, w, d, nil)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errs
 }
 
 // Cluster returns the cluster called name.

@@ -3,7 +3,6 @@ package blueprints
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -102,18 +102,17 @@ func decodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
 		if !bytes.HasPrefix(bytes.TrimSpace(js), []byte("{")) {
 			return nil, fmt.Errorf("document %d: not a Kubernetes object: a mapping with apiVersion, kind and metadata is expected", doc)
 		}
-		var probe unstructured.Unstructured
-		if err := json.Unmarshal(js, &probe.Object); err != nil {
+		// One decode, as unstructured.UnmarshalJSON does it (apimachinery's
+		// json: integers as int64), so that a missing kind is named by
+		// checkObject rather than by the scheme's error.
+		u := &unstructured.Unstructured{}
+		if err := utiljson.Unmarshal(js, &u.Object); err != nil {
 			return nil, fmt.Errorf("document %d: %w", doc, err)
 		}
-		if !probe.IsList() {
-			if err := checkObject(&probe); err != nil {
+		if !u.IsList() {
+			if err := checkObject(u); err != nil {
 				return nil, fmt.Errorf("document %d: %w", doc, err)
 			}
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(js); err != nil {
-			return nil, fmt.Errorf("document %d: %w", doc, err)
 		}
 		if u.IsList() {
 			list, err := u.ToList()

@@ -3,17 +3,21 @@ package blueprints
 import (
 	"context"
 	"sort"
+	"sync"
 
 	"github.com/rekindle-dev/rekindle/providers/sops"
 )
 
 // decrypter decrypts the SOPS-encrypted files one render reads and
-// remembers their values, to keep them out of error messages.
+// remembers their values, to keep them out of error messages. Workloads
+// rendered side by side share it.
 type decrypter struct {
 	repo *Repo
 	keys *sops.Keys
 	// on hears of each encrypted file once; see RenderOptions.OnEncrypted.
-	on     func(file string, err error)
+	on func(file string, err error)
+	// mu guards seen, values and the calls of on.
+	mu     sync.Mutex
 	seen   map[string]bool
 	values []string
 }
@@ -29,6 +33,8 @@ func (d *decrypter) read(path string, data []byte) ([]byte, error) {
 	}
 	name := d.repo.rel(path)
 	dec, err := sops.Decrypt(name, path, data, d.keys)
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.on != nil {
 		if !d.seen[name] {
 			d.seen[name] = true
@@ -51,7 +57,11 @@ func (d *decrypter) read(path string, data []byte) ([]byte, error) {
 }
 
 // scrub removes decrypted values from err's message.
-func (d *decrypter) scrub(err error) error { return sops.Scrub(err, d.values) }
+func (d *decrypter) scrub(err error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return sops.Scrub(err, d.values)
+}
 
 // EncryptedFile is a SOPS-encrypted file that an environment's workloads read.
 type EncryptedFile struct {
