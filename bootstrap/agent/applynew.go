@@ -46,20 +46,24 @@ func (a *Applier) applyMissing(ctx context.Context, o *unstructured.Unstructured
 	if err != nil {
 		return fmt.Errorf("%s: encode: %w", utils.FmtUnstructured(o), err)
 	}
-	prefix := path.Join("/apis", gvk.Group, gvk.Version)
-	if gvk.Group == "" {
-		prefix = path.Join("/api", gvk.Version)
-	}
-	req := a.raw.Patch(types.ApplyPatchType).AbsPath(prefix)
+	req := a.raw.Patch(types.ApplyPatchType).AbsPath(apiPrefix(gvk))
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		req = req.Namespace(o.GetNamespace())
 	}
 	req = req.Resource(m.Resource.Resource).Name(o.GetName()).
 		Param("fieldManager", FieldManager).Param("force", "true").
-		SetHeader("Accept", "application/vnd.kubernetes.protobuf, application/json").
+		SetHeader("Accept", protobufFirst).
 		Body(data)
 	if err := req.Do(ctx).Error(); err != nil {
 		return fmt.Errorf("%s apply failed: %w", utils.FmtUnstructured(o), err)
 	}
 	return nil
+}
+
+// apiPrefix is the path of gvk's group and version: /api/v1, /apis/apps/v1.
+func apiPrefix(gvk schema.GroupVersionKind) string {
+	if gvk.Group == "" {
+		return path.Join("/api", gvk.Version)
+	}
+	return path.Join("/apis", gvk.Group, gvk.Version)
 }

@@ -9,7 +9,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/cli-utils/pkg/object"
@@ -119,40 +118,28 @@ func (a *Applier) poll(ctx context.Context, pending map[string]observation) []ob
 	return out
 }
 
-// read observes rs, all of one kind in one namespace.
-func (a *Applier) read(ctx context.Context, gvk schema.GroupVersionKind, ns string, rs []ObjectRef) []observation {
-	out := make([]observation, len(rs))
-	if len(rs) == 1 {
-		u := rs[0].unstructured()
-		err := a.client.Get(ctx, client.ObjectKeyFromObject(u), u)
-		out[0] = observe(rs[0], u, err)
-		return out
-	}
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	var opts []client.ListOption
-	if ns != "" {
-		opts = append(opts, client.InNamespace(ns))
-	}
-	if err := a.client.List(ctx, list, opts...); err != nil {
-		for i, r := range rs {
-			out[i] = observe(r, nil, fmt.Errorf("list: %w", err))
+// currentOnceCreated reports whether kstatus computes o's kind Current
+// whenever it exists and is not being deleted: kinds with no status
+// (ConfigMap, Secret, ServiceAccount, RBAC's) and Services other than
+// LoadBalancers (kstatus waits for those to have a cluster IP).
+func currentOnceCreated(o *unstructured.Unstructured) bool {
+	gvk := o.GroupVersionKind()
+	switch gvk.Group {
+	case "":
+		switch gvk.Kind {
+		case "ConfigMap", "Secret", "ServiceAccount":
+			return true
+		case "Service":
+			t, _, _ := unstructured.NestedString(o.Object, "spec", "type")
+			return t != "LoadBalancer"
 		}
-		return out
-	}
-	byName := make(map[string]*unstructured.Unstructured, len(list.Items))
-	for i := range list.Items {
-		byName[list.Items[i].GetName()] = &list.Items[i]
-	}
-	for i, r := range rs {
-		u, ok := byName[r.Name]
-		if !ok {
-			out[i] = observation{ref: r, status: status.NotFoundStatus, message: "not found"}
-			continue
+	case "rbac.authorization.k8s.io":
+		switch gvk.Kind {
+		case "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding":
+			return true
 		}
-		out[i] = observe(r, u, nil)
 	}
-	return out
+	return false
 }
 
 func observe(r ObjectRef, u *unstructured.Unstructured, err error) observation {
