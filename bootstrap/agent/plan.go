@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
 	"github.com/fluxcd/pkg/ssa/utils"
 
 	"github.com/rekindle-dev/rekindle/blueprints"
@@ -27,6 +28,10 @@ type workloadPlan struct {
 	defs, rest []*unstructured.Unstructured
 	// wait are the objects whose health gates dependents.
 	wait []ObjectRef
+	// currentOnceCreated are the keys of wait's objects whose kind is
+	// healthy as soon as it exists (see currentOnceCreated): the wait
+	// does not read those this pass created.
+	currentOnceCreated map[string]bool
 	// entries will go into the inventory.
 	entries []InventoryEntry
 }
@@ -96,7 +101,41 @@ func planPlain(p *workloadPlan, cluster string) {
 		r := refOf(o)
 		p.wait = append(p.wait, r)
 		p.entries = append(p.entries, InventoryEntry{ObjectRef: r, Workload: p.w.Name, Hash: objectHash(o)})
+		if currentOnceCreated(o) {
+			if p.currentOnceCreated == nil {
+				p.currentOnceCreated = map[string]bool{}
+			}
+			p.currentOnceCreated[r.key()] = true
+		}
 	}
+}
+
+// toRead are the objects of the plan the health wait must read after an
+// apply whose outcome was changes: all but those of a kind that is healthy
+// once it exists and that the apply just created (a ConfigMap this pass
+// created is there and Current; one it found may be Terminating).
+func (p *workloadPlan) toRead(changes []ssa.ChangeSetEntry) []ObjectRef {
+	if len(p.currentOnceCreated) == 0 {
+		return p.wait
+	}
+	created := map[string]bool{}
+	for _, c := range changes {
+		if c.Action == ssa.CreatedAction {
+			if k := refOfMeta(c.ObjMetadata, c.GroupVersion).key(); p.currentOnceCreated[k] {
+				created[k] = true
+			}
+		}
+	}
+	if len(created) == 0 {
+		return p.wait
+	}
+	out := make([]ObjectRef, 0, len(p.wait)-len(created))
+	for _, r := range p.wait {
+		if !created[r.key()] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // namespaced reports whether o's kind is namespaced; unknown kinds (a CRD

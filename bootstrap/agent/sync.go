@@ -207,9 +207,10 @@ func (a *Applier) runWorkloads(ctx context.Context, cluster string, plans []*wor
 					return a.waitRestore(ctx, p, run, started)
 				}
 				t := time.Now()
-				healthy, notReady, err := a.waitHealthy(ctx, p.wait, p.ttlJobs())
+				read := p.toRead(run.changes)
+				healthy, notReady, err := a.waitHealthy(ctx, read, p.ttlJobs())
 				run.result.Waiting = time.Since(t)
-				run.result.Healthy = healthy
+				run.result.Healthy = healthy + len(p.wait) - len(read)
 				for i := range notReady {
 					notReady[i].Workload = p.w.Name
 				}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"github.com/fluxcd/pkg/ssa"
 	"helm.sh/helm/v3/pkg/chart"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -178,5 +180,39 @@ func TestSyncCRDIsEmbedded(t *testing.T) {
 	cols, _, _ := unstructured.NestedSlice(u.Object, "spec", "versions")
 	if len(cols) != 1 {
 		t.Fatalf("versions %v", cols)
+	}
+}
+
+func TestWaitReadsAllButCreatedObjectsHealthyOnceTheyExist(t *testing.T) {
+	lb := service("shop", "edge")
+	if err := unstructured.SetNestedField(lb.Object, "LoadBalancer", "spec", "type"); err != nil {
+		t.Fatal(err)
+	}
+	objs := []*unstructured.Unstructured{
+		configMap("shop", "created", nil), configMap("shop", "found", nil), service("shop", "web"), lb,
+		deployment("shop", "web", 1), obj("rbac.authorization.k8s.io/v1", "Role", "shop", "reader", nil),
+	}
+	p := &workloadPlan{w: blueprints.RenderedWorkload{Name: "shop", Objects: objs}}
+	planPlain(p, "c1")
+	var changes []ssa.ChangeSetEntry
+	for _, o := range objs {
+		act := ssa.CreatedAction
+		if o.GetName() == "found" {
+			act = ssa.UnchangedAction
+		}
+		changes = append(changes, ssa.ChangeSetEntry{ObjMetadata: object.UnstructuredToObjMetadata(o), GroupVersion: o.GroupVersionKind().Version, Action: act})
+	}
+	var got []string
+	for _, r := range p.toRead(changes) {
+		got = append(got, r.String())
+	}
+	// The Unchanged ConfigMap may be Terminating, the LoadBalancer waits
+	// for its IP, the Deployment for its rollout.
+	want := []string{"ConfigMap/shop/found", "Service/shop/edge", "Deployment/shop/web"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the wait reads %v, want %v", got, want)
+	}
+	if n := len(p.toRead(nil)); n != len(objs) {
+		t.Errorf("with no apply outcome the wait reads %d objects, want all %d", n, len(objs))
 	}
 }
