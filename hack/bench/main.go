@@ -49,7 +49,10 @@ type options struct {
 	timeout    time.Duration
 	// kubectlLimit caps the kubectl baseline (see runKubectl).
 	kubectlLimit time.Duration
-	th           thresholds
+	// profile: each rekindle run also writes a CPU profile of the agent
+	// beside its log (rekindle-agent.pprof).
+	profile bool
+	th      thresholds
 }
 
 type sizeSpec struct{ objects, namespaces int }
@@ -107,6 +110,7 @@ func parseFlags(args []string) (options, string, error) {
 	fs.Float64Var(&o.th.AgentMiB, "target-agent-mib", 200, "target: the agent's peak RSS under this many MiB at -target-agent-size objects")
 	fs.IntVar(&o.th.AgentSize, "target-agent-size", 5000, "size (objects) at which -target-agent-mib applies")
 	fs.DurationVar(&phaseGap, "max-phase-gap", 250*time.Millisecond, "target: the recovery's phases add up to its RTO within this (negative: not checked)")
+	fs.BoolVar(&o.profile, "profile", false, "also write a CPU profile of every rekindle run, logs/size-N/run-K/rekindle-agent.pprof (read it with go tool pprof)")
 	quick := fs.Bool("quick", false, "a quick check: -sizes 100 -runs 1 unless given")
 	generate := fs.String("generate", "", "only write the synthetic blueprints to DIR/size-N and exit")
 	if err := fs.Parse(args); err != nil {

@@ -91,16 +91,20 @@ func lastLines(path string, n int) string {
 // runRekindle is method (a): the real `rekindle agent --once` binary, which
 // loads and renders the blueprint, applies it and returns once every object
 // is healthy.
-func runRekindle(ctx context.Context, bin, blueprint string, c *kwokCluster, logDir string) (run, error) {
+func runRekindle(ctx context.Context, bin, blueprint string, c *kwokCluster, logDir string, profile bool) (run, error) {
 	state, err := os.MkdirTemp(logDir, "agent-state-")
 	if err != nil {
 		return run{}, err
 	}
 	defer os.RemoveAll(state)
-	start := time.Now()
-	u, err := child(ctx, filepath.Join(logDir, "rekindle-agent.log"), bin, "agent", "--once",
+	args := []string{"agent", "--once",
 		"--blueprint", blueprint, "--env", benchEnv, "--cluster", benchCluster,
-		"--kubeconfig", c.Kubeconfig, "--state-dir", state, "-v", "2")
+		"--kubeconfig", c.Kubeconfig, "--state-dir", state, "-v", "2"}
+	if profile {
+		args = append(args, "--profile", "cpu", "--profile-output", filepath.Join(logDir, "rekindle-agent.pprof"))
+	}
+	start := time.Now()
+	u, err := child(ctx, filepath.Join(logDir, "rekindle-agent.log"), bin, args...)
 	return run{started: start, Healthy: time.Since(start).Seconds(), PeakRSSMiB: u.rssMiB, CPU: u.cpu}, err
 }
 

@@ -119,7 +119,7 @@ func measure(ctx context.Context, o options, bin string, m method, i int, in siz
 	busy := cpustat.MachineBusyTicks()
 	switch m.name {
 	case "rekindle":
-		r, err = runRekindle(mctx, bin, in.blueprint, c, logs)
+		r, err = runRekindle(mctx, bin, in.blueprint, c, logs, o.profile)
 	case "kubectl":
 		r, err = runKubectl(mctx, in.crds, in.manifests, c, s, logs, o.kubectlLimit)
 	default:
