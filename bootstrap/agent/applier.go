@@ -95,6 +95,9 @@ type Applier struct {
 	opts   ApplyOptions
 	// inFlight holds a token for every request in flight (Concurrency).
 	inFlight requestSlots
+	// serialLane holds a token for every create in flight of a kind the
+	// API server creates one at a time (createdOneAtATime).
+	serialLane requestSlots
 
 	crdOnce sync.Mutex
 	crdDone bool
@@ -129,7 +132,8 @@ func NewApplier(cfg *rest.Config, opts ApplyOptions) (*Applier, error) {
 	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
 	rm := ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldManager, Group: "rekindle.dev"})
 	rm.SetConcurrency(2)
-	return &Applier{cfg: cfg, client: c, raw: raw, mapper: mapper, rm: rm, opts: opts, inFlight: make(requestSlots, opts.Concurrency)}, nil
+	return &Applier{cfg: cfg, client: c, raw: raw, mapper: mapper, rm: rm, opts: opts, inFlight: make(requestSlots, opts.Concurrency),
+		serialLane: make(requestSlots, serialLaneSize)}, nil
 }
 
 // requestSlots bound the requests in flight: take blocks until one is free

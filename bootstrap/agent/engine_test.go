@@ -36,7 +36,7 @@ func newFakeApplier(t *testing.T, opts ApplyOptions, objs ...client.Object) (*Ap
 	t.Helper()
 	mapper := meta.NewDefaultRESTMapper(nil)
 	for _, gvk := range []struct{ g, v, k string }{
-		{"", "v1", "Namespace"}, {"", "v1", "ConfigMap"}, {"apps", "v1", "Deployment"}, {"batch", "v1", "Job"},
+		{"", "v1", "Namespace"}, {"", "v1", "ConfigMap"}, {"", "v1", "Service"}, {"apps", "v1", "Deployment"}, {"batch", "v1", "Job"},
 	} {
 		scope := meta.RESTScopeNamespace
 		if gvk.k == "Namespace" {
@@ -298,5 +298,54 @@ func TestWorkloadsShareTheRequestsInFlight(t *testing.T) {
 	wg.Wait()
 	if peak != 4 {
 		t.Fatalf("3 workloads applying at once had %d requests in flight, want 4 (Concurrency, shared)", peak)
+	}
+}
+
+// Services, which the API server creates one at a time, go a few at a time
+// across every workload applying at once, while the other kinds use the
+// rest of the request budget.
+func TestServicesAreCreatedAFewAtATime(t *testing.T) {
+	a, _ := newFakeApplier(t, ApplyOptions{Concurrency: 8})
+	a.serialLane = make(requestSlots, 2)
+	var mu sync.Mutex
+	now, peak := map[string]int{}, map[string]int{}
+	a.client = interceptor.NewClient(a.client.(client.WithWatch), interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			kind := obj.GetObjectKind().GroupVersionKind().Kind
+			mu.Lock()
+			now[kind]++
+			peak[kind] = max(peak[kind], now[kind])
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			now[kind]--
+			mu.Unlock()
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	})
+	workload := func(ns string) []*unstructured.Unstructured {
+		var objs []*unstructured.Unstructured
+		for i := range 10 {
+			objs = append(objs, service(ns, fmt.Sprintf("svc-%d", i)), configMap(ns, fmt.Sprintf("cm-%d", i), nil))
+		}
+		return objs
+	}
+	empty := held{emptyNS: map[string]bool{"a": true, "b": true}}
+	var wg sync.WaitGroup
+	for _, ns := range []string{"a", "b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, failed := a.apply(context.Background(), workload(ns), empty); len(failed) != 0 {
+				t.Errorf("%s failed: %v", ns, failed)
+			}
+		}()
+	}
+	wg.Wait()
+	if peak["Service"] != 2 {
+		t.Errorf("two workloads had at most %d Service creates in flight, want the lane's 2", peak["Service"])
+	}
+	if peak["ConfigMap"] < 4 {
+		t.Errorf("ConfigMaps had at most %d requests in flight beside the Services, want at least 4 of the other 6", peak["ConfigMap"])
 	}
 }
