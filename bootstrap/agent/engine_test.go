@@ -255,21 +255,7 @@ func TestApplySkipsTheProbeInNamespacesThePassCreated(t *testing.T) {
 // more requests in flight, and one applying alone gets them all.
 func TestWorkloadsShareTheRequestsInFlight(t *testing.T) {
 	a, _ := newFakeApplier(t, ApplyOptions{Concurrency: 4})
-	var mu sync.Mutex
-	now, peak := 0, 0
-	a.client = interceptor.NewClient(a.client.(client.WithWatch), interceptor.Funcs{
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			mu.Lock()
-			now++
-			peak = max(peak, now)
-			mu.Unlock()
-			time.Sleep(5 * time.Millisecond)
-			mu.Lock()
-			now--
-			mu.Unlock()
-			return c.Patch(ctx, obj, patch, opts...)
-		},
-	})
+	inFlight := countPatchesInFlight(a)
 	workload := func(ns string) []*unstructured.Unstructured {
 		var objs []*unstructured.Unstructured
 		for i := range 12 {
@@ -281,10 +267,10 @@ func TestWorkloadsShareTheRequestsInFlight(t *testing.T) {
 	if _, failed := a.apply(context.Background(), workload("alone"), empty); len(failed) != 0 {
 		t.Fatalf("failed: %v", failed)
 	}
-	if peak != 4 {
+	if peak := inFlight.peak(""); peak != 4 {
 		t.Fatalf("a workload applying alone had at most %d requests in flight, want all 4", peak)
 	}
-	peak = 0
+	inFlight.reset()
 	var wg sync.WaitGroup
 	for _, ns := range []string{"a", "b", "c"} {
 		wg.Add(1)
@@ -296,7 +282,7 @@ func TestWorkloadsShareTheRequestsInFlight(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if peak != 4 {
+	if peak := inFlight.peak(""); peak != 4 {
 		t.Fatalf("3 workloads applying at once had %d requests in flight, want 4 (Concurrency, shared)", peak)
 	}
 }
@@ -307,22 +293,7 @@ func TestWorkloadsShareTheRequestsInFlight(t *testing.T) {
 func TestServicesAreCreatedAFewAtATime(t *testing.T) {
 	a, _ := newFakeApplier(t, ApplyOptions{Concurrency: 8})
 	a.serialLane = make(requestSlots, 2)
-	var mu sync.Mutex
-	now, peak := map[string]int{}, map[string]int{}
-	a.client = interceptor.NewClient(a.client.(client.WithWatch), interceptor.Funcs{
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			kind := obj.GetObjectKind().GroupVersionKind().Kind
-			mu.Lock()
-			now[kind]++
-			peak[kind] = max(peak[kind], now[kind])
-			mu.Unlock()
-			time.Sleep(5 * time.Millisecond)
-			mu.Lock()
-			now[kind]--
-			mu.Unlock()
-			return c.Patch(ctx, obj, patch, opts...)
-		},
-	})
+	inFlight := countPatchesInFlight(a)
 	workload := func(ns string) []*unstructured.Unstructured {
 		var objs []*unstructured.Unstructured
 		for i := range 10 {
@@ -342,10 +313,51 @@ func TestServicesAreCreatedAFewAtATime(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if peak["Service"] != 2 {
-		t.Errorf("two workloads had at most %d Service creates in flight, want the lane's 2", peak["Service"])
+	if peak := inFlight.peak("Service"); peak != 2 {
+		t.Errorf("two workloads had at most %d Service creates in flight, want the lane's 2", peak)
 	}
-	if peak["ConfigMap"] < 4 {
-		t.Errorf("ConfigMaps had at most %d requests in flight beside the Services, want at least 4 of the other 6", peak["ConfigMap"])
+	if peak := inFlight.peak("ConfigMap"); peak < 4 {
+		t.Errorf("ConfigMaps had at most %d requests in flight beside the Services, want at least 4 of the other 6", peak)
 	}
+}
+
+// patchesInFlight counts the applier's patches in flight, by kind and in
+// all (""), each held for 5 ms.
+type patchesInFlight struct {
+	mu        sync.Mutex
+	now, high map[string]int
+}
+
+func countPatchesInFlight(a *Applier) *patchesInFlight {
+	p := &patchesInFlight{now: map[string]int{}, high: map[string]int{}}
+	add := func(kind string, d int) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, k := range []string{kind, ""} {
+			p.now[k] += d
+			p.high[k] = max(p.high[k], p.now[k])
+		}
+	}
+	a.client = interceptor.NewClient(a.client.(client.WithWatch), interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			kind := obj.GetObjectKind().GroupVersionKind().Kind
+			add(kind, 1)
+			time.Sleep(5 * time.Millisecond)
+			add(kind, -1)
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	})
+	return p
+}
+
+func (p *patchesInFlight) peak(kind string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.high[kind]
+}
+
+func (p *patchesInFlight) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.high = map[string]int{}
 }
