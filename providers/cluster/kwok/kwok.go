@@ -177,9 +177,11 @@ func (p *provider) create(ctx context.Context, spec cluster.Spec) (cluster.Info,
 	if err := cluster.WaitReady(wctx, cfg, nodes, p.opts.Progress); err != nil {
 		return info, p.withComponentLogs(ps, err)
 	}
+	start = time.Now()
 	if err := p.waitControllers(wctx, b, kubectl, spec.Name, ps, cfg); err != nil {
 		return info, p.withComponentLogs(ps, err)
 	}
+	p.progress("controllers running", start)
 	info.State = cluster.Running
 	return info, nil
 }
@@ -217,6 +219,12 @@ func (p *provider) startControlPlane(ctx context.Context, b bins, kubectl, name 
 		"--kwok-controller-binary", b.kwok,
 		"--disable-qps-limits",
 		"--extra-args", "kube-apiserver=service-cluster-ip-range=" + ServiceClusterIPRange,
+		// One controller-manager and one scheduler per cluster: nothing to
+		// elect. Electing cost every start about 2 s: their first try at
+		// the lease comes before the API server has kube-system, and the
+		// next one a retry period (2 s) later.
+		"--extra-args", "kube-controller-manager=leader-elect=false",
+		"--extra-args", "kube-scheduler=leader-elect=false",
 		"--quiet-pull",
 		"--timeout", p.opts.WaitTimeout.String(),
 		// rekindle writes its own kubeconfig; never touch ~/.kube/config.

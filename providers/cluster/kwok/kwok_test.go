@@ -16,6 +16,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -133,7 +134,7 @@ func TestLifecycleThreeNodes(t *testing.T) {
 	if info.State != cluster.Running || info.Provider != "kwok" || !strings.HasPrefix(info.APIServer, "https://127.0.0.1:") {
 		t.Fatalf("Create returned %+v", info)
 	}
-	for _, want := range []string{"start control plane", "register 3 nodes", "3 nodes Ready"} {
+	for _, want := range []string{"start control plane", "register 3 nodes", "3 nodes Ready", "controllers running"} {
 		if !strings.Contains(stages.String(), want) {
 			t.Errorf("progress stages %q lack %q", stages, want)
 		}
@@ -157,6 +158,14 @@ func TestLifecycleThreeNodes(t *testing.T) {
 	start = time.Now()
 	deployAndWait(t, cs, "web", 3)
 	t.Logf("Deployment with 3 replicas Available in %s", time.Since(start).Round(time.Millisecond))
+
+	// One controller-manager and one scheduler: they run without electing
+	// a leader (electing cost each start a 2 s retry).
+	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
+		if _, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, lease, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("Lease kube-system/%s: %v, want none (leader election off)", lease, err)
+		}
+	}
 
 	// A big Service range: an address beyond the first /24 is accepted.
 	svc := &corev1.Service{
