@@ -89,8 +89,8 @@ type held struct {
 // for the others one metadata LIST per kind and namespace tells. On a
 // recovery every object is missing and costs one request. Requests start
 // in startOrder; creates of a kind the API server creates one at a time go
-// a few at a time beside the others (createdOneAtATime). Every object is tried; those that fail are returned with
-// why, in the render's order.
+// a few at a time beside the others (createdOneAtATime). Every object is
+// tried; those that fail are returned with why, in the render's order.
 func (a *Applier) apply(ctx context.Context, objs []*unstructured.Unstructured, h held) ([]ssa.ChangeSetEntry, []FailedObject) {
 	var probe []int
 	check := make([]bool, len(objs))

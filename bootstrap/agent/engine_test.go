@@ -271,17 +271,7 @@ func TestWorkloadsShareTheRequestsInFlight(t *testing.T) {
 		t.Fatalf("a workload applying alone had at most %d requests in flight, want all 4", peak)
 	}
 	inFlight.reset()
-	var wg sync.WaitGroup
-	for _, ns := range []string{"a", "b", "c"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, failed := a.apply(context.Background(), workload(ns), empty); len(failed) != 0 {
-				t.Errorf("%s failed: %v", ns, failed)
-			}
-		}()
-	}
-	wg.Wait()
+	applyAtOnce(t, a, empty, workload, "a", "b", "c")
 	if peak := inFlight.peak(""); peak != 4 {
 		t.Fatalf("3 workloads applying at once had %d requests in flight, want 4 (Concurrency, shared)", peak)
 	}
@@ -302,17 +292,7 @@ func TestServicesAreCreatedAFewAtATime(t *testing.T) {
 		return objs
 	}
 	empty := held{emptyNS: map[string]bool{"a": true, "b": true}}
-	var wg sync.WaitGroup
-	for _, ns := range []string{"a", "b"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, failed := a.apply(context.Background(), workload(ns), empty); len(failed) != 0 {
-				t.Errorf("%s failed: %v", ns, failed)
-			}
-		}()
-	}
-	wg.Wait()
+	applyAtOnce(t, a, empty, workload, "a", "b")
 	if peak := inFlight.peak("Service"); peak != 2 {
 		t.Errorf("two workloads had at most %d Service creates in flight, want the lane's 2", peak)
 	}
@@ -360,4 +340,21 @@ func (p *patchesInFlight) reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.high = map[string]int{}
+}
+
+// applyAtOnce applies the workload of every namespace in nss at the same
+// time and fails t for any object not applied.
+func applyAtOnce(t *testing.T, a *Applier, h held, workload func(ns string) []*unstructured.Unstructured, nss ...string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, ns := range nss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, failed := a.apply(context.Background(), workload(ns), h); len(failed) != 0 {
+				t.Errorf("%s failed: %v", ns, failed)
+			}
+		}()
+	}
+	wg.Wait()
 }
