@@ -28,14 +28,20 @@ func (r *run) createCluster(ctx context.Context, l *lane) (string, bool, error) 
 		return "", false, err
 	}
 	info, err := p.Get(ctx, c.Name)
+	caps := Capabilities(c.Provider)
+	replace := err == nil && info.State == cluster.Unhealthy && r.pipeline.ReplaceUnhealthy && caps.Deletable && !caps.SelfRemediating
 	if r.opts.DryRun {
-		if err == nil && info.State == cluster.Running {
+		switch {
+		case err == nil && info.State == cluster.Running:
 			return fmt.Sprintf("%s (%s): running, would keep", c.Name, c.Provider), false, nil
+		case replace:
+			return fmt.Sprintf("%s (%s): exists but is unhealthy (%s), would delete and re-create", c.Name, c.Provider, info.Reason), false, nil
+		case err == nil && info.State == cluster.Unhealthy:
+			return fmt.Sprintf("%s (%s): exists but is unhealthy (%s), would run %s's create on it again", c.Name, c.Provider, info.Reason, c.Provider), false, nil
 		}
 		return fmt.Sprintf("%s (%s): would create", c.Name, c.Provider), false, nil
 	}
-	caps := Capabilities(c.Provider)
-	if err == nil && info.State == cluster.Unhealthy && r.pipeline.ReplaceUnhealthy && caps.Deletable && !caps.SelfRemediating {
+	if replace {
 		r.info(StepClusters, c.Name, "cluster exists but is unhealthy (%s): replacing it", info.Reason)
 		if err := p.Delete(ctx, c.Name); err != nil {
 			return "", false, fmt.Errorf("replace unhealthy cluster %q: %w", c.Name, err)

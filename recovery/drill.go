@@ -149,15 +149,15 @@ func Drill(ctx context.Context, opts DrillOptions) (rep *DrillReport, err error)
 		var err error
 		res, err = Recover(ctx, opts.Options)
 		defer func() { rep.Timeline.Recovery = recoveryLanes(rep.Recovery, rep.Lost) }()
-		if res != nil {
+		if res != nil && res.RTO != nil {
 			if opts.Objective > 0 {
 				res.RTO.Objective = opts.Objective
 				res.RTO.Met = res.RTO.Total <= opts.Objective
 			}
-			rep.Recovery = &res.RTO
-			if res.Summary != nil {
-				rep.Clusters = res.Summary.Clusters
-			}
+			rep.Recovery = res.RTO
+		}
+		if res != nil && res.Summary != nil {
+			rep.Clusters = res.Summary.Clusters
 		}
 		if err != nil && !errors.Is(err, ErrObjectiveMissed) {
 			return "", err

@@ -11,7 +11,9 @@ import (
 // Result is what a recovery did and how long it took.
 type Result struct {
 	Summary *bootstrap.Summary `json:"summary"`
-	RTO     RTO                `json:"rto"`
+	// RTO is nil for a dry run: nothing was recovered, so nothing is timed
+	// against the objective.
+	RTO *RTO `json:"rto,omitempty"`
 }
 
 // ErrObjectiveMissed is returned (wrapped) when a recovery succeeded but
@@ -22,11 +24,17 @@ var ErrObjectiveMissed = fmt.Errorf("recovery time objective missed")
 // infrastructure is missing (a plan that would replace or destroy stops
 // unless AllowReplace), lost clusters, the agents, then waits for the replay
 // and verifies. Healthy clusters are only re-synced. It reads Git only.
+// With opts.DryRun it detects what is lost, runs terraform plan and says
+// what each cluster's steps would do, changing nothing.
 func Recover(ctx context.Context, opts bootstrap.Options) (*Result, error) {
 	start := time.Now()
 	sum, err := bootstrap.Run(ctx, opts, bootstrap.Pipeline{Detect: detect, Replan: true, ReplaceUnhealthy: true})
 	res := &Result{Summary: sum}
-	res.RTO = newRTO(sum, start, time.Since(start), objective(sum))
+	if opts.DryRun {
+		return res, err
+	}
+	rto := newRTO(sum, start, time.Since(start), objective(sum))
+	res.RTO = &rto
 	if err != nil {
 		return res, err
 	}

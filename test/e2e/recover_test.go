@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,8 +14,8 @@ import (
 )
 
 // TestRecoverRealLossThenDrill: bootstrap the example, lose a cluster for
-// real (its control plane killed, its state deleted), recover it and verify
-// it; then a drill with a 1s objective fails, says by how much, and still
+// real (its control plane killed, its state deleted), see what a dry run
+// would rebuild, recover it and verify it; then a drill with a 1s objective fails, says by how much, and still
 // writes its three reports.
 func TestRecoverRealLossThenDrill(t *testing.T) {
 	needParts(t)
@@ -32,6 +33,32 @@ func TestRecoverRealLossThenDrill(t *testing.T) {
 	}
 	if err := os.RemoveAll(clusterDir); err != nil {
 		t.Fatal(err)
+	}
+
+	// A dry run names the loss and the plan to rebuild it, and changes
+	// nothing: no cluster made, the checkpoint as it was.
+	checkpoints, _ := filepath.Glob(filepath.Join(state, "envs", "*", "dev", "checkpoint.json"))
+	if len(checkpoints) != 1 {
+		t.Fatalf("checkpoints %v: want the dev environment's one", checkpoints)
+	}
+	before, _ := os.ReadFile(checkpoints[0])
+	dry := rk(t, state, nil, "recover", "-b", example, "--env", "dev", "--dry-run")
+	if dry.code != 0 {
+		t.Fatalf("recover --dry-run: exit %d", dry.code)
+	}
+	for _, want := range []string{`CLUSTER\s+LOST\s+DETAIL`, `dev-apps\s+cluster\s+the cluster does not`, `edge\s+-\s+running`, "plan for environment"} {
+		if !regexp.MustCompile(want).MatchString(dry.stdout) {
+			t.Errorf("recover --dry-run printed no %q:\n%s", want, dry.stdout)
+		}
+	}
+	if !strings.Contains(dry.stderr, "dev-apps (kwok): would create") || !strings.Contains(dry.stderr, "running, would keep") {
+		t.Errorf("recover --dry-run's plan does not say which cluster it would create and which it keeps:\n%s", dry.stderr)
+	}
+	if _, err := os.Stat(clusterDir); !os.IsNotExist(err) {
+		t.Errorf("recover --dry-run made the lost cluster's state (%v)", err)
+	}
+	if after, _ := os.ReadFile(checkpoints[0]); string(after) != string(before) {
+		t.Error("recover --dry-run changed the checkpoint")
 	}
 
 	rec := rk(t, state, nil, "-o", "json", "recover", "-b", example, "--env", "dev")
