@@ -59,7 +59,7 @@ func TestParseFlags(t *testing.T) {
 	for _, m := range o.methods {
 		names = append(names, m.name)
 	}
-	if got := strings.Join(names, ","); got != "rekindle,kubectl,raw-32,raw-128" {
+	if got := strings.Join(names, ","); got != "rekindle,kubectl,raw-32,raw-128,raw-128-svc4" {
 		t.Errorf("methods %s", got)
 	}
 	o, _, err = parseFlags([]string{"-quick"})
@@ -70,7 +70,11 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || o.runs != 2 || o.sizes[0] != (sizeSpec{1000, 50}) || o.th.Ratio != 1.3 {
 		t.Errorf("explicit flags win over -quick: %v, runs %d, sizes %v, ratio %v", err, o.runs, o.sizes, o.th.Ratio)
 	}
-	for _, bad := range [][]string{{"-sizes", "10x"}, {"-runs", "0"}, {"-methods", "helm"}, {"-raw-workers", "0"}, {"extra"}} {
+	o, _, err = parseFlags([]string{"-methods", "raw", "-raw-workers", "16, 64:2"})
+	if err != nil || len(o.methods) != 2 || o.methods[0].raw != (rawSetting{16, 0}) || o.methods[1].raw != (rawSetting{64, 2}) || o.methods[1].name != "raw-64-svc2" {
+		t.Errorf("-raw-workers 16,64:2: %v, methods %+v", err, o.methods)
+	}
+	for _, bad := range [][]string{{"-sizes", "10x"}, {"-runs", "0"}, {"-methods", "helm"}, {"-raw-workers", "0"}, {"-raw-workers", "8:9"}, {"-raw-workers", "8:0"}, {"-raw-workers", "8:x"}, {"extra"}} {
 		if _, _, err := parseFlags(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

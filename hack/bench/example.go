@@ -85,7 +85,7 @@ func loadExample(ctx context.Context, dir, env string) ([]exampleCluster, error)
 }
 
 // runExampleFloor makes one exampleRun on fresh clusters, deleted after.
-func runExampleFloor(ctx context.Context, work string, clusters []exampleCluster, workers, n int, limit time.Duration) (exampleRun, error) {
+func runExampleFloor(ctx context.Context, work string, clusters []exampleCluster, setting rawSetting, n int, limit time.Duration) (exampleRun, error) {
 	r := exampleRun{Load: loadAvg()}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -110,7 +110,7 @@ func runExampleFloor(ctx context.Context, work string, clusters []exampleCluster
 				return
 			}
 			made[i] = c
-			rr, err := runRaw(ctx, ec.objs, c, workers)
+			rr, err := runRaw(ctx, ec.objs, c, setting)
 			if err != nil {
 				errs[i] = fmt.Errorf("raw floor on %q: %w", ec.Name, err)
 				return

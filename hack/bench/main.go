@@ -29,7 +29,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,7 +41,7 @@ type options struct {
 	sizes      []sizeSpec
 	methods    []method
 	runs       int
-	rawWorkers []int
+	rawSettings []rawSetting
 	drill      bool
 	example    string
 	exampleEnv string
@@ -57,10 +56,27 @@ type options struct {
 
 type sizeSpec struct{ objects, namespaces int }
 
-// method is one way of replaying a blueprint; workers is the raw floor's.
+// method is one way of replaying a blueprint; raw is the raw floor's
+// setting.
 type method struct {
-	name    string
-	workers int
+	name string
+	raw  rawSetting
+}
+
+// rawSetting is one setting of the raw floor: requests kept in flight, and
+// of them at most serviceLane Service creates (0: no lane). rekindle's own
+// engine runs 128 with a lane of 4 (bootstrap/agent ApplyOptions and
+// serialLaneSize): the API server allocates a Service's cluster IP under one
+// lock, so Services in flight hold the budget while other kinds wait.
+type rawSetting struct {
+	workers, serviceLane int
+}
+
+func (s rawSetting) String() string {
+	if s.serviceLane > 0 {
+		return fmt.Sprintf("raw-%d-svc%d", s.workers, s.serviceLane)
+	}
+	return fmt.Sprintf("raw-%d", s.workers)
 }
 
 func main() {
@@ -98,7 +114,7 @@ func parseFlags(args []string) (options, string, error) {
 	fs.StringVar(&sizes, "sizes", "100:10,1000:50,5000:200", "blueprint sizes as objects[:namespaces], comma-separated")
 	fs.StringVar(&methods, "methods", "rekindle,kubectl,raw", "methods to measure")
 	fs.IntVar(&o.runs, "runs", 3, "runs of each method on each size, each on a fresh cluster")
-	fs.StringVar(&workers, "raw-workers", fmt.Sprintf("32,%d", rekindleInFlight), "requests the raw floor keeps in flight, comma-separated: each is measured and the fastest is the floor")
+	fs.StringVar(&workers, "raw-workers", fmt.Sprintf("32,%d,%d:%d", rekindleInFlight, rekindleInFlight, rekindleServiceLane), "raw floor settings, comma-separated, each N (requests in flight) or N:S (of them at most S Service creates): each is measured and the fastest is the floor")
 	fs.BoolVar(&o.drill, "drill", true, "also run `rekindle drill` on the example blueprint, and the floor for its objects")
 	fs.StringVar(&o.example, "example", "blueprints/examples/local", "blueprint the drill runs")
 	fs.StringVar(&o.exampleEnv, "example-env", "dev", "environment of -example the drill runs")
@@ -134,7 +150,7 @@ func parseFlags(args []string) (options, string, error) {
 	if o.sizes, err = parseSizes(sizes); err != nil {
 		return o, "", err
 	}
-	if o.rawWorkers, err = parseInts("-raw-workers", workers); err != nil {
+	if o.rawSettings, err = parseRawSettings(workers); err != nil {
 		return o, "", err
 	}
 	if o.th.RatioSizes, err = parseInts("-target-ratio-sizes", ratioSizes); err != nil {
@@ -148,8 +164,8 @@ func parseFlags(args []string) (options, string, error) {
 		case "rekindle", "kubectl":
 			o.methods = append(o.methods, method{name: m})
 		case "raw":
-			for _, w := range o.rawWorkers {
-				o.methods = append(o.methods, method{name: fmt.Sprintf("raw-%d", w), workers: w})
+			for _, rs := range o.rawSettings {
+				o.methods = append(o.methods, method{name: rs.String(), raw: rs})
 			}
 		default:
 			return o, "", fmt.Errorf("-methods: %q is not rekindle, kubectl or raw", m)
@@ -174,6 +190,36 @@ func parseSizes(s string) ([]sizeSpec, error) {
 			return nil, fmt.Errorf("-sizes: %q is not objects[:namespaces]", part)
 		}
 		out = append(out, sizeSpec{n, ns})
+	}
+	return out, nil
+}
+
+// parseRawSettings reads -raw-workers: N or N:S, comma-separated.
+func settingNames(ss []rawSetting) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.String()
+	}
+	return out
+}
+
+func parseRawSettings(s string) ([]rawSetting, error) {
+	var out []rawSetting
+	for _, part := range strings.Split(s, ",") {
+		a, b, hasLane := strings.Cut(strings.TrimSpace(part), ":")
+		var rs rawSetting
+		var err, err2 error
+		rs.workers, err = strconv.Atoi(a)
+		if hasLane {
+			rs.serviceLane, err2 = strconv.Atoi(b)
+			if rs.serviceLane <= 0 || rs.serviceLane > rs.workers {
+				err2 = fmt.Errorf("bad lane")
+			}
+		}
+		if err != nil || err2 != nil || rs.workers <= 0 {
+			return nil, fmt.Errorf("-raw-workers: %q is not N or N:S (S Service creates of N requests in flight, 0 < S <= N)", part)
+		}
+		out = append(out, rs)
 	}
 	return out, nil
 }
@@ -238,7 +284,7 @@ func bench(ctx context.Context, o options) (*results, error) {
 	}
 	defer os.RemoveAll(work)
 
-	res := &results{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), Runs: o.runs, RawWorkers: o.rawWorkers, LoadBefore: loadAvg()}
+	res := &results{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), Runs: o.runs, RawSettings: settingNames(o.rawSettings), LoadBefore: loadAvg()}
 	start := time.Now()
 	finish := func() error {
 		res.LoadAfter = loadAvg()
@@ -312,7 +358,7 @@ func benchDrill(ctx context.Context, o options, bin, work, out string) *drillRes
 			progress("run %d/%d: drill RTO %.2fs, phases add up to %.2fs", i+1, o.runs, r.RTOSeconds, r.PhaseSum)
 		}
 		d.Runs = append(d.Runs, r)
-		f, err := runExampleFloor(ctx, work, clusters, slices.Max(o.rawWorkers), i+1, o.timeout)
+		f, err := runExampleFloor(ctx, work, clusters, rekindleSetting, i+1, o.timeout)
 		if ctx.Err() != nil {
 			break
 		}

@@ -19,9 +19,15 @@ import (
 
 // rekindleInFlight is how many requests rekindle's apply engine keeps in
 // flight, shared by the workloads applying at once (bootstrap/agent
-// ApplyOptions.Concurrency's default); the raw floor is run at that total as
-// one of its settings.
-const rekindleInFlight = 128
+// ApplyOptions.Concurrency's default), and how many of them may be Service
+// creates (serialLaneSize); the raw floor is run at those as one of its
+// settings, and replays the example's clusters at them.
+const (
+	rekindleInFlight    = 128
+	rekindleServiceLane = 4
+)
+
+var rekindleSetting = rawSetting{workers: rekindleInFlight, serviceLane: rekindleServiceLane}
 
 // mapping is where the raw floor sends one kind.
 type mapping struct {
@@ -72,12 +78,13 @@ func restMapping(cfg *rest.Config, objs []*unstructured.Unstructured) (map[schem
 	return m, nil
 }
 
-// runRaw is the floor: workers goroutines create every object with
+// runRaw is the floor: setting.workers goroutines create every object with
 // dynamic.Create, with no client-side rate limit, no ordering and no health
 // logic (an object whose Namespace or CRD is not there yet is retried after
-// 20 ms), then the Deployments are polled as rekindle polls (50 ms backing
-// off to 500 ms) until every one is Available.
-func runRaw(ctx context.Context, objs []*unstructured.Unstructured, c *kwokCluster, workers int) (run, error) {
+// 20 ms), at most setting.serviceLane of them creating a Service at once
+// when it is set; then the Deployments are polled as rekindle polls (50 ms
+// backing off to 500 ms) until every one is Available.
+func runRaw(ctx context.Context, objs []*unstructured.Unstructured, c *kwokCluster, setting rawSetting) (run, error) {
 	cfg := rest.CopyConfig(c.Config)
 	cfg.QPS = -1 // no client-side rate limiter
 	dyn, err := dynamic.NewForConfig(cfg)
@@ -99,32 +106,57 @@ func runRaw(ctx context.Context, objs []*unstructured.Unstructured, c *kwokClust
 			deployments = append(deployments, ns+"/"+o.GetName())
 		}
 	}
+	// With a Service lane, Services go to serviceLane goroutines of their
+	// own and every create takes one of workers slots: the way rekindle's
+	// engine queues them (a Service waiting for the lane holds no slot).
+	var services, others []*unstructured.Unstructured
+	for _, o := range objs {
+		if setting.serviceLane > 0 && o.GetAPIVersion() == "v1" && o.GetKind() == "Service" {
+			services = append(services, o)
+		} else {
+			others = append(others, o)
+		}
+	}
 	start := time.Now()
-	work := make(chan *unstructured.Unstructured)
+	slots := make(chan struct{}, setting.workers)
 	var (
 		mu       sync.Mutex
 		firstErr error
 		wg       sync.WaitGroup
 	)
-	for range workers {
+	pool := func(objs []*unstructured.Unstructured, n int) {
+		work := make(chan *unstructured.Unstructured)
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for o := range work {
+					slots <- struct{}{}
+					err := createRetrying(ctx, dyn, mapper, o)
+					<-slots
+					if err != nil {
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = err
+						}
+						mu.Unlock()
+					}
+				}
+			}()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for o := range work {
-				if err := createRetrying(ctx, dyn, mapper, o); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
+			defer close(work)
+			for _, o := range objs {
+				work <- o
 			}
 		}()
 	}
-	for _, o := range objs {
-		work <- o
+	pool(others, setting.workers)
+	if len(services) > 0 {
+		pool(services, setting.serviceLane)
 	}
-	close(work)
 	wg.Wait()
 	if firstErr != nil {
 		return run{}, firstErr

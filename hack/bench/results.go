@@ -14,7 +14,7 @@ type results struct {
 	Seconds    float64      `json:"seconds"`
 	CPUs       int          `json:"cpus"`
 	Runs       int          `json:"runs"`
-	RawWorkers []int        `json:"rawWorkers"`
+	RawSettings []string    `json:"rawSettings"`
 	LoadBefore string       `json:"loadBefore"`
 	LoadAfter  string       `json:"loadAfter"`
 	Sizes      []sizeResult `json:"sizes"`

@@ -123,7 +123,7 @@ func measure(ctx context.Context, o options, bin string, m method, i int, in siz
 	case "kubectl":
 		r, err = runKubectl(mctx, in.crds, in.manifests, c, s, logs, o.kubectlLimit)
 	default:
-		r, err = runRaw(mctx, in.objs, c, m.workers)
+		r, err = runRaw(mctx, in.objs, c, m.raw)
 	}
 	r.Load, r.MachineCPU = load, cpustat.Since(busy)
 	if err == nil && !r.Capped {
