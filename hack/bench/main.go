@@ -36,16 +36,16 @@ import (
 )
 
 type options struct {
-	rekindle   string
-	out        string
-	sizes      []sizeSpec
-	methods    []method
-	runs       int
+	rekindle    string
+	out         string
+	sizes       []sizeSpec
+	methods     []method
+	runs        int
 	rawSettings []rawSetting
-	drill      bool
-	example    string
-	exampleEnv string
-	timeout    time.Duration
+	drill       bool
+	example     string
+	exampleEnv  string
+	timeout     time.Duration
 	// kubectlLimit caps the kubectl baseline (see runKubectl).
 	kubectlLimit time.Duration
 	// profile: each rekindle run also writes a CPU profile of the agent

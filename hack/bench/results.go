@@ -10,17 +10,17 @@ import (
 // results is everything one `make bench` measured, as written to
 // results.json.
 type results struct {
-	Started    time.Time    `json:"started"`
-	Seconds    float64      `json:"seconds"`
-	CPUs       int          `json:"cpus"`
-	Runs       int          `json:"runs"`
-	RawSettings []string    `json:"rawSettings"`
-	LoadBefore string       `json:"loadBefore"`
-	LoadAfter  string       `json:"loadAfter"`
-	Sizes      []sizeResult `json:"sizes"`
-	Drill      *drillResult `json:"drill,omitempty"`
-	Thresholds thresholds   `json:"thresholds"`
-	Targets    []target     `json:"targets"`
+	Started     time.Time    `json:"started"`
+	Seconds     float64      `json:"seconds"`
+	CPUs        int          `json:"cpus"`
+	Runs        int          `json:"runs"`
+	RawSettings []string     `json:"rawSettings"`
+	LoadBefore  string       `json:"loadBefore"`
+	LoadAfter   string       `json:"loadAfter"`
+	Sizes       []sizeResult `json:"sizes"`
+	Drill       *drillResult `json:"drill,omitempty"`
+	Thresholds  thresholds   `json:"thresholds"`
+	Targets     []target     `json:"targets"`
 	// Problems are failed runs and missing results; any makes the
 	// benchmark fail.
 	Problems []string `json:"problems,omitempty"`
