@@ -194,7 +194,7 @@ func parseSizes(s string) ([]sizeSpec, error) {
 	return out, nil
 }
 
-// parseRawSettings reads -raw-workers: N or N:S, comma-separated.
+// settingNames are the raw floor's settings as its methods are named.
 func settingNames(ss []rawSetting) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
@@ -203,20 +203,21 @@ func settingNames(ss []rawSetting) []string {
 	return out
 }
 
+// parseRawSettings reads -raw-workers: N or N:S, comma-separated, with
+// 0 < S <= N.
 func parseRawSettings(s string) ([]rawSetting, error) {
 	var out []rawSetting
 	for _, part := range strings.Split(s, ",") {
 		a, b, hasLane := strings.Cut(strings.TrimSpace(part), ":")
 		var rs rawSetting
-		var err, err2 error
+		var err error
 		rs.workers, err = strconv.Atoi(a)
+		ok := err == nil && rs.workers > 0
 		if hasLane {
-			rs.serviceLane, err2 = strconv.Atoi(b)
-			if rs.serviceLane <= 0 || rs.serviceLane > rs.workers {
-				err2 = fmt.Errorf("bad lane")
-			}
+			rs.serviceLane, err = strconv.Atoi(b)
+			ok = ok && err == nil && rs.serviceLane > 0 && rs.serviceLane <= rs.workers
 		}
-		if err != nil || err2 != nil || rs.workers <= 0 {
+		if !ok {
 			return nil, fmt.Errorf("-raw-workers: %q is not N or N:S (S Service creates of N requests in flight, 0 < S <= N)", part)
 		}
 		out = append(out, rs)

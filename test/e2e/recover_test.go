@@ -15,8 +15,8 @@ import (
 
 // TestRecoverRealLossThenDrill: bootstrap the example, lose a cluster for
 // real (its control plane killed, its state deleted), see what a dry run
-// would rebuild, recover it and verify it; then a drill with a 1s objective fails, says by how much, and still
-// writes its three reports.
+// would rebuild, recover it and verify it; then a drill with a 1s
+// objective fails, says by how much, and still writes its three reports.
 func TestRecoverRealLossThenDrill(t *testing.T) {
 	needParts(t)
 	state := t.TempDir()

@@ -46,7 +46,7 @@ cluster created or deleted.`,
 				switch {
 				case g.output == "json":
 					writeJSON(g.streams.Out, map[string]any{"event": "recovery", "result": res})
-				case res.RTO == nil:
+				case dryRun:
 					printLosses(g.streams.Out, res.Summary.Losses)
 					printSummary(g, res.Summary)
 				default:
